@@ -1,0 +1,112 @@
+"""Step decorators (`@step`, `@resources`, `@retry`, `@timeout`, `@catch`) and the flow-level `@schedule`.
+
+They only record their arguments on the function (or class); the graph reads them, the local
+runtime honours retry/timeout/catch and the AWS compiler turns all of them into ASL and Batch.
+Order does not matter: `@retry` may sit above or below `@step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STEP_MARK = "_branchline_step"
+DECORATORS_ATTR = "_branchline_decorators"
+SCHEDULE_ATTR = "_branchline_schedule"
+
+
+def step(func: F) -> F:
+    """Mark a method of a FlowSpec as a step."""
+    setattr(func, STEP_MARK, True)
+    if not hasattr(func, DECORATORS_ATTR):
+        setattr(func, DECORATORS_ATTR, {})
+    return func
+
+
+def _recorder(name: str, args: dict[str, Any]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        decos = dict(getattr(func, DECORATORS_ATTR, {}))
+        decos[name] = args
+        setattr(func, DECORATORS_ATTR, decos)
+        return func
+
+    return apply
+
+
+def _positive(name: str, field: str, value: Any, *, allow_zero: bool = True) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or (
+        not allow_zero and value == 0
+    ):
+        raise TypeError(f"@{name}({field}=...) must be a {'non-negative' if allow_zero else 'positive'} number")
+
+
+def resources(
+    func: F | None = None, *, cpu: float = 1, memory: int = 4096, gpu: int = 0, disk: int | None = None
+) -> Any:
+    """Compute a step needs: vCPUs, memory in MiB, GPUs (Batch ResourceRequirements)."""
+    _positive("resources", "cpu", cpu, allow_zero=False)
+    _positive("resources", "memory", memory, allow_zero=False)
+    _positive("resources", "gpu", gpu)
+    deco = _recorder("resources", {"cpu": cpu, "memory": memory, "gpu": gpu, "disk": disk})
+    return deco(func) if func is not None else deco
+
+
+def retry(func: F | None = None, *, times: int = 3, minutes_between_retries: float = 2) -> Any:
+    """Retry the step on failure; Batch retryStrategy on AWS (at most 10 attempts in all)."""
+    if not isinstance(times, int) or isinstance(times, bool) or not 0 <= times <= 9:
+        raise TypeError("@retry(times=...) must be an integer from 0 to 9 (Batch allows 10 attempts)")
+    _positive("retry", "minutes_between_retries", minutes_between_retries)
+    deco = _recorder("retry", {"times": times, "minutes_between_retries": minutes_between_retries})
+    return deco(func) if func is not None else deco
+
+
+def timeout(func: F | None = None, *, seconds: int = 0, minutes: int = 0, hours: int = 0) -> Any:
+    """Kill the step after this long (Batch attemptDurationSeconds on AWS, at least 60 s there)."""
+    total = seconds + 60 * minutes + 3600 * hours
+    if total <= 0:
+        raise TypeError("@timeout needs a positive duration: seconds=, minutes= or hours=")
+    deco = _recorder("timeout", {"seconds": total})
+    return deco(func) if func is not None else deco
+
+
+def catch(func: F | None = None, *, var: str | None = None, print_exception: bool = True) -> Any:
+    """Let the flow continue when the step fails; the exception is stored in `self.<var>`."""
+    if var is not None and (not isinstance(var, str) or not var.isidentifier()):
+        raise TypeError("@catch(var=...) must be a valid attribute name")
+    deco = _recorder("catch", {"var": var, "print_exception": print_exception})
+    return deco(func) if func is not None else deco
+
+
+def environment(func: F | None = None, *, vars: dict[str, str] | None = None) -> Any:  # noqa: A002
+    """Environment variables set for the step (locally and in its Batch container)."""
+    deco = _recorder("environment", {"vars": dict(vars or {})})
+    return deco(func) if func is not None else deco
+
+
+_SHORTHANDS = {"hourly": "0 * * * ? *", "daily": "0 0 * * ? *", "weekly": "0 0 ? * SUN *"}
+
+
+def schedule(
+    cls: type | None = None,
+    *,
+    cron: str | None = None,
+    hourly: bool = False,
+    daily: bool = True,
+    weekly: bool = False,
+    timezone: str | None = None,
+) -> Any:
+    """Run the flow on a schedule in production (EventBridge Scheduler). Metaflow's arguments."""
+    if cron is None:
+        chosen = [name for name, on in (("hourly", hourly), ("weekly", weekly)) if on]
+        cron = _SHORTHANDS[chosen[0] if chosen else "daily"]
+    fields = cron.split()
+    if len(fields) not in (5, 6):
+        raise TypeError(f"@schedule(cron={cron!r}) needs 5 or 6 fields (EventBridge cron syntax)")
+
+    def apply(flow_cls: type) -> type:
+        setattr(flow_cls, SCHEDULE_ATTR, {"cron": cron, "timezone": timezone})
+        return flow_cls
+
+    return apply(cls) if cls is not None else apply
