@@ -36,9 +36,7 @@ def _recorder(name: str, args: dict[str, Any]) -> Callable[[F], F]:
 
 
 def _positive(name: str, field: str, value: Any, *, allow_zero: bool = True) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or (
-        not allow_zero and value == 0
-    ):
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or (not allow_zero and value == 0):
         raise TypeError(f"@{name}({field}=...) must be a {'non-negative' if allow_zero else 'positive'} number")
 
 
@@ -79,7 +77,7 @@ def catch(func: F | None = None, *, var: str | None = None, print_exception: boo
     return deco(func) if func is not None else deco
 
 
-def environment(func: F | None = None, *, vars: dict[str, str] | None = None) -> Any:  # noqa: A002
+def environment(func: F | None = None, *, vars: dict[str, str] | None = None) -> Any:
     """Environment variables set for the step (locally and in its Batch container)."""
     deco = _recorder("environment", {"vars": dict(vars or {})})
     return deco(func) if func is not None else deco

@@ -56,8 +56,8 @@ class Parameter:
         self,
         name: str,
         default: Any = None,
-        type: Any = None,  # noqa: A002
-        help: str = "",  # noqa: A002
+        type: Any = None,
+        help: str = "",
         required: bool = False,
         show_default: bool = True,
     ) -> None:
@@ -101,7 +101,7 @@ class IncludeFile(Parameter):
         self,
         name: str,
         default: str | None = None,
-        help: str = "",  # noqa: A002
+        help: str = "",
         required: bool = False,
         is_text: bool = True,
         encoding: str = "utf-8",

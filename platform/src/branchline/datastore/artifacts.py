@@ -71,9 +71,7 @@ class FlowDatastore:
     def __init__(self, storage: Storage, namespace: str) -> None:
         self.storage = storage
         self.namespace = namespace
-        self._tmpdir = (
-            storage.local_path(f"{namespace}/.tmp") if isinstance(storage, LocalStorage) else None
-        )
+        self._tmpdir = storage.local_path(f"{namespace}/.tmp") if isinstance(storage, LocalStorage) else None
 
     # ----- keys
     def object_key(self, sha: str) -> str:

@@ -1,0 +1,17 @@
+"""What `@catch(var=...)` stores when a step fails: picklable, readable from any later step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CaughtException:
+    type: str
+    message: str
+    traceback: str
+    step: str
+    attempts: int
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message} (step {self.step!r}, {self.attempts} attempt(s))"

@@ -1,0 +1,42 @@
+"""`branchline run|resume|show FLOW_FILE ...`: the same as `python FLOW_FILE run|resume|show ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+_PASS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+def _flow_main(flow_file: Path, flow: str | None, verb: str, args: list[str]) -> None:
+    from branchline.runtime.flow_cli import main
+    from branchline.runtime.loader import load_flow_class
+
+    cls = load_flow_class(flow_file, flow)
+    main(cls, [verb, *args], prog=f"branchline {verb} {flow_file}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(context_settings=_PASS, help="Run a flow locally: branchline run flows/x.py [--param value ...]")
+    def run(
+        ctx: typer.Context,
+        flow_file: Path = typer.Argument(..., help="The flow's .py file."),
+        flow: str = typer.Option(None, "--flow", help="Flow class, when the file defines several."),
+    ) -> None:
+        _flow_main(flow_file, flow, "run", ctx.args)
+
+    @app.command(context_settings=_PASS, help="Resume a failed run: branchline resume flows/x.py [RUN_ID] [--step S]")
+    def resume(
+        ctx: typer.Context,
+        flow_file: Path = typer.Argument(..., help="The flow's .py file."),
+        flow: str = typer.Option(None, "--flow", help="Flow class, when the file defines several."),
+    ) -> None:
+        _flow_main(flow_file, flow, "resume", ctx.args)
+
+    @app.command(help="Show a flow's graph: steps, transitions, decorators, parameters.")
+    def show(
+        flow_file: Path = typer.Argument(..., help="The flow's .py file."),
+        flow: str = typer.Option(None, "--flow", help="Flow class, when the file defines several."),
+    ) -> None:
+        _flow_main(flow_file, flow, "show", [])

@@ -1,0 +1,64 @@
+"""`branchline`: the command line (Typer + Rich).
+
+Sub-command modules `branchline/cli/cmd_*.py` register themselves through `register(app)`;
+their heavy imports (boto3, mlflow, docker) happen inside the commands, so `branchline run`
+starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+from rich.console import Console
+
+from branchline.errors import BranchlineError
+
+app = typer.Typer(
+    name="branchline",
+    help="Run ML flows locally, deploy them to AWS Step Functions + Batch, track them in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _load_commands() -> None:
+    import branchline.cli as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("cmd_"):
+            module = importlib.import_module(f"branchline.cli.{info.name}")
+            register = getattr(module, "register", None)
+            if register is not None:
+                register(app)
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line, no traceback."""
+    try:
+        app(standalone_mode=False)
+    except BranchlineError as exc:
+        err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

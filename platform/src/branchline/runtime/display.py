@@ -1,0 +1,101 @@
+"""Progress of a local run: a live Rich table on a terminal, plain lines elsewhere (CI, logs)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+
+class Reporter:
+    """Counts per step; prints one line per event, or a live table when attached to a terminal."""
+
+    def __init__(self, steps: list[str], *, console: Console | None = None, quiet: bool = False) -> None:
+        self.console = console or Console(highlight=False)
+        self.quiet = quiet
+        self.steps = steps
+        self.expected: dict[str, int] = defaultdict(int)
+        self.done: dict[str, int] = defaultdict(int)
+        self.running: dict[str, int] = defaultdict(int)
+        self.failed: dict[str, int] = defaultdict(int)
+        self.live: Live | None = None
+        self._last = 0.0
+        if self.console.is_terminal and not quiet:
+            self.live = Live(self._table(), console=self.console, auto_refresh=False, transient=True)
+            self.live.start()
+
+    def _print(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text)
+
+    def _table(self) -> Table:
+        table = Table(box=None, pad_edge=False)
+        for column in ("step", "done", "running", "failed"):
+            table.add_column(column)
+        for step in self.steps:
+            if self.expected[step] or self.done[step]:
+                table.add_row(
+                    step,
+                    f"{self.done[step]}/{self.expected[step]}",
+                    str(self.running[step] or ""),
+                    f"[red]{self.failed[step]}[/]" if self.failed[step] else "",
+                )
+        return table
+
+    def refresh(self, force: bool = False) -> None:
+        if self.live is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last > 0.1:
+            self._last = now
+            self.live.update(self._table(), refresh=True)
+
+    def expect(self, step: str, count: int) -> None:
+        self.expected[step] += count
+
+    def started(self, step: str, task_id: str, attempt: int) -> None:
+        self.running[step] += 1
+
+    def finished(self, step: str, task_id: str, seconds: float, *, caught: bool = False) -> None:
+        self.running[step] -= 1
+        self.done[step] += 1
+        mark = "[yellow]caught[/]" if caught else "[green]ok[/]"
+        if self.live is None:
+            self._print(f"{mark} {step}/{task_id} ({seconds:.2f}s)")
+
+    def cloned(self, step: str, task_id: str) -> None:
+        self.done[step] += 1
+        self._print(f"[cyan]cloned[/] {step}/{task_id} (resume: reused from the origin run)")
+
+    def retrying(self, step: str, task_id: str, attempt: int, attempts: int, reason: str) -> None:
+        self.running[step] -= 1
+        self._print(f"[yellow]retry[/] {step}/{task_id}: attempt {attempt + 1}/{attempts} after: {escape(reason)}")
+
+    def failed(self, step: str, task_id: str, reason: str) -> None:
+        self.running[step] -= 1
+        self.failed[step] += 1
+        self._print(f"[red]failed[/] {step}/{task_id}: {escape(reason)}")
+
+    def output(self, step: str, task_id: str, text: str) -> None:
+        lines = text.rstrip("\n").splitlines()
+        shown = lines[-50:]
+        prefix = f"[dim]\\[{step}/{task_id}][/] "
+        if len(lines) > len(shown):
+            self._print(prefix + f"... {len(lines) - len(shown)} earlier lines in the task log")
+        for line in shown:
+            self._print(prefix + escape(line))
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table(), refresh=True)
+            self.live.stop()
+            self.console.print(self._table())
+            self.live = None
+
+    def summary(self, result: Any) -> None:
+        self.close()

@@ -1,0 +1,139 @@
+"""The command line every flow file gets: `python flows/x.py run|resume|show`.
+
+Built on click (Typer's own foundation) because a flow's options come from its Parameters at run
+time. `branchline run flows/x.py ...` goes through the same code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+
+from branchline.authoring.flowspec import FlowSpec
+from branchline.errors import BranchlineError
+
+_CLICK_TYPES = {
+    "int": click.INT,
+    "float": click.FLOAT,
+    "bool": click.STRING,
+    "str": click.STRING,
+    "json": click.STRING,
+    "file": click.STRING,
+}
+
+
+def _run_options(func: Any) -> Any:
+    func = click.option(
+        "--max-workers", type=click.IntRange(1, 1024), default=16, show_default=True, help="Tasks run at once."
+    )(func)
+    func = click.option("--quiet", is_flag=True, help="Only print errors and the result.")(func)
+    func = click.option(
+        "--wait-tracking/--no-wait-tracking",
+        default=None,
+        help="Wait until MLflow has recorded the run before exiting (default: wait when the flow imports mlflow).",
+    )(func)
+    return func
+
+
+def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
+    from branchline.runtime.launcher import flow_parameters
+
+    params = flow_parameters(flow_cls)
+
+    @click.group(help=(flow_cls.__doc__ or f"The {flow_cls.__name__} flow.").strip())
+    def cli() -> None:
+        pass
+
+    def session() -> Any:
+        from branchline.runtime.launcher import LocalSession
+
+        return LocalSession(flow_cls, console)
+
+    def wait_default(flag: bool | None) -> bool:
+        if flag is not None:
+            return flag
+        return "mlflow" in sys.modules or os.environ.get("BRANCHLINE_WAIT_TRACKING") == "1"
+
+    @cli.command(help="Run the flow on this machine.")
+    @_run_options
+    @click.option("--run-id", default=None, help="Name this run (default: a timestamp).")
+    def run(max_workers: int, quiet: bool, wait_tracking: bool | None, run_id: str | None, **raw: Any) -> None:
+        from branchline.runtime.launcher import resolve_params
+        from branchline.runtime.local import RunOptions
+
+        s = session()
+        values = resolve_params(
+            flow_cls, {p.name: raw.get(_dest(p.name)) for p in params if raw.get(_dest(p.name)) is not None}
+        )
+        s.run(
+            values,
+            RunOptions(max_workers=max_workers, run_id=run_id, quiet=quiet),
+            wait_tracking=wait_default(wait_tracking),
+        )
+
+    for p in params:
+        run = click.option(
+            f"--{p.name}",
+            _dest(p.name),
+            type=_CLICK_TYPES.get(p.type_name, click.STRING),
+            default=None,
+            help=(p.help or "")
+            + (f" [default: {p.default!r}]" if p.default is not None and not callable(p.default) else "")
+            + (" [required]" if p.required else ""),
+        )(run)
+
+    @cli.command(help="Re-run a failed run from its failed step, reusing the tasks that succeeded.")
+    @click.argument("origin_run_id", required=False)
+    @click.option("--step", "resume_step", default=None, help="Re-run from this step even if it succeeded.")
+    @_run_options
+    def resume(
+        origin_run_id: str | None, resume_step: str | None, max_workers: int, quiet: bool, wait_tracking: bool | None
+    ) -> None:
+        from branchline.errors import FlowError
+        from branchline.runtime.local import RunOptions
+
+        s = session()
+        origin = origin_run_id or s.latest_run_id()
+        if origin is None:
+            raise FlowError(f"no earlier run of {flow_cls.__name__} to resume in namespace {s.namespace}")
+        s.run(
+            s.origin_params(origin),
+            RunOptions(max_workers=max_workers, origin_run_id=origin, resume_step=resume_step, quiet=quiet),
+            wait_tracking=wait_default(wait_tracking),
+        )
+
+    @cli.command(help="Show the flow's steps, transitions and decorators.")
+    def show() -> None:
+        from branchline.graph.parse import graph_from_class
+        from branchline.runtime.show import render_graph
+
+        render_graph(graph_from_class(flow_cls), console)
+
+    return cli
+
+
+def _dest(name: str) -> str:
+    return "param_" + name.replace("-", "_")
+
+
+def main(flow_cls: type[FlowSpec], argv: Sequence[str], *, prog: str | None = None) -> None:
+    """Run the flow CLI and exit; user mistakes print one line, no traceback."""
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        cli = build_cli(flow_cls, console)
+        cli.main(args=list(argv), prog_name=prog or os.path.basename(sys.argv[0]), standalone_mode=False)
+    except BranchlineError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    sys.exit(0)

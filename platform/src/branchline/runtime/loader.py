@@ -1,0 +1,66 @@
+"""Import a flow module from a file, once, without running its `__main__` block."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from branchline.errors import FlowError
+
+
+def _project_paths(flow_file: Path) -> list[Path]:
+    """The project root and its src/ directory, so flows can import the project's package."""
+    from branchline.config import find_project_root
+
+    root = find_project_root(flow_file.parent)
+    return [p for p in (root / "src", root) if p.is_dir()]
+
+
+def load_flow_class(path: Path, class_name: str | None = None) -> type:
+    from branchline.authoring.flowspec import FlowSpec
+
+    path = Path(path)
+    if not path.is_file():
+        raise FlowError(f"flow file not found: {path}", hint="pass the path of a .py file that defines a FlowSpec")
+    resolved = path.resolve()
+    for extra in _project_paths(resolved):
+        if str(extra) not in sys.path:
+            sys.path.insert(0, str(extra))
+    if str(resolved.parent) not in sys.path:
+        sys.path.insert(0, str(resolved.parent))
+    module_name = f"branchline_flow_{resolved.stem}_{abs(hash(str(resolved))) % 10**8}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, resolved)
+        if spec is None or spec.loader is None:
+            raise FlowError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            del sys.modules[module_name]
+            raise FlowError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        except ImportError as exc:
+            del sys.modules[module_name]
+            raise FlowError(
+                f"{path}: import failed: {exc}", hint="install the project's dependencies (pip install -e .)"
+            ) from None
+    flows = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and issubclass(obj, FlowSpec)
+        and obj is not FlowSpec
+        and obj.__module__ == module.__name__
+    ]
+    if class_name:
+        flows = [f for f in flows if f.__name__ == class_name]
+    if not flows:
+        what = f"class {class_name}" if class_name else "a FlowSpec subclass"
+        raise FlowError(f"{path} defines no {what}")
+    if len(flows) > 1:
+        names = ", ".join(sorted(f.__name__ for f in flows))
+        raise FlowError(f"{path} defines several flows ({names})", hint="pass --flow NAME")
+    return flows[0]

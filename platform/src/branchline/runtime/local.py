@@ -1,0 +1,353 @@
+"""The local scheduler: runs a flow's DAG on this machine with parallel workers.
+
+Each task runs in a forked child of this process: the flow module is imported once, so a task
+costs a fork (milliseconds), not an interpreter start and an import. Foreach fan-out and splits
+run concurrently up to `max_workers`; retries, timeouts (the worker is killed) and `@catch` are
+honoured; `resume` clones the successful tasks of an earlier run and re-runs from the failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import sys
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from branchline.authoring.flowspec import FlowSpec
+from branchline.datastore.artifacts import FlowDatastore, path_for, task_id_for
+from branchline.datastore.storage import LocalStorage
+from branchline.errors import FlowError, RunFailed
+from branchline.graph.model import FlowGraph
+from branchline.runtime.display import Reporter
+from branchline.runtime.lineage import closed_split, input_tasks
+from branchline.runtime.task import TaskSpec, execute_task, now_iso
+
+
+@dataclass
+class RunOptions:
+    max_workers: int = 16
+    run_id: str | None = None
+    origin_run_id: str | None = None  # resume: clone successful tasks of this run
+    resume_step: str | None = None  # resume: re-run from this step even if it succeeded
+    quiet: bool = False
+    echo_output: bool = True
+
+
+@dataclass
+class _Running:
+    step: str
+    task_id: str
+    attempt: int
+    pid: int
+    started: float
+    deadline: float | None
+    fallback: bool = False
+    timed_out: bool = False
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    failed_task: dict[str, Any] | None = None
+    counts: Counter = field(default_factory=Counter)
+    cloned: int = 0
+
+
+class LocalRunner:
+    def __init__(
+        self,
+        flow_cls: type[FlowSpec],
+        graph: FlowGraph,
+        datastore: FlowDatastore,
+        *,
+        run_id: str,
+        params: dict[str, Any],
+        options: RunOptions,
+        reporter: Reporter,
+        tracking_factory: Any = None,
+    ) -> None:
+        if not isinstance(datastore.storage, LocalStorage):
+            raise FlowError("the local runtime needs a local datastore directory")
+        self.flow_cls = flow_cls
+        self.graph = graph
+        self.ds = datastore
+        self.run_id = run_id
+        self.params = params
+        self.options = options
+        self.reporter = reporter
+        self.tracking_factory = tracking_factory
+        self.flow = graph.name
+        self._ready: deque[tuple[str, str, int]] = deque()
+        self._delayed: list[tuple[float, str, str, int]] = []
+        self._running: dict[int, _Running] = {}
+        self._arrivals: Counter[tuple[str, str]] = Counter()
+        self._cloned: set[tuple[str, str]] = set()
+        self._failed: dict[str, Any] | None = None
+        self._selector = selectors.DefaultSelector()
+        self._closes = {n.name: closed_split(graph, n.name) for n in graph if n.is_join}
+        self._forced = self._descendants(options.resume_step) if options.resume_step else set()
+
+    # ----- graph walking
+    def _descendants(self, step: str) -> set[str]:
+        if step not in self.graph.steps:
+            raise FlowError(f"resume --step {step!r}: no such step (steps: {', '.join(self.graph.steps)})")
+        seen, todo = {step}, [step]
+        while todo:
+            for target in self.graph[todo.pop()].out_funcs:
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return seen
+
+    def _num_splits(self, step: str, task_id: str) -> int:
+        meta = self.ds.read_task_meta(self.flow, self.run_id, step, task_id) or {}
+        return int(meta.get("foreach_num_splits") or 0)
+
+    def _successors(self, step: str, task_id: str) -> None:
+        node = self.graph[step]
+        path = path_for(task_id)
+        if node.type == "foreach":
+            count = self._num_splits(step, task_id)
+            self.reporter.expect(node.out_funcs[0], count)
+            for i in range(count):
+                self._ready.append((node.out_funcs[0], task_id_for((*path, i)), 0))
+            return
+        for target in node.out_funcs:
+            target_node = self.graph[target]
+            if not target_node.is_join:
+                self.reporter.expect(target, 1)
+                self._ready.append((target, task_id, 0))
+                continue
+            split = self.graph[self._closes[target]]
+            join_path = path[:-1] if split.type == "foreach" else path
+            join_id = task_id_for(join_path)
+            self._arrivals[(target, join_id)] += 1
+            needed = self._num_splits(split.name, join_id) if split.type == "foreach" else len(target_node.in_funcs)
+            if self._arrivals[(target, join_id)] == needed:
+                self.reporter.expect(target, 1)
+                self._ready.append((target, join_id, 0))
+
+    # ----- resume
+    def _try_clone(self, step: str, task_id: str) -> bool:
+        origin = self.options.origin_run_id
+        if not origin or step in self._forced:
+            return False
+        inputs = input_tasks(self.graph, step, task_id, self._num_splits)
+        if not all(i in self._cloned for i in inputs):
+            return False
+        meta = self.ds.read_task_meta(self.flow, origin, step, task_id)
+        if not meta or meta.get("status") != "succeeded":
+            return False
+        refs = self.ds.read_task_artifacts(self.flow, origin, step, task_id)
+        self.ds.write_task_artifacts(self.flow, self.run_id, step, task_id, refs)
+        key = self.ds.task_key(self.flow, origin, step, task_id)
+        items = self.ds.try_json(f"{key}/foreach-items.json")
+        if items is not None:
+            new_key = self.ds.task_key(self.flow, self.run_id, step, task_id)
+            self.ds.put_json(f"{new_key}/foreach-items.json", items)
+        cloned = dict(meta, run_id=self.run_id, cloned_from=f"{origin}/{step}/{task_id}", mlflow_run_id=None)
+        self.ds.write_task_meta(self.flow, self.run_id, step, task_id, cloned)
+        self._cloned.add((step, task_id))
+        return True
+
+    # ----- workers
+    def _max_attempts(self, step: str) -> int:
+        retry = self.graph[step].decorator("retry")
+        return int(retry.args.get("times", 0)) + 1 if retry else 1
+
+    def _launch(self, step: str, task_id: str, attempt: int, *, fallback: str | None = None) -> None:
+        out_key = self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "out")
+        err_key = self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "err")
+        storage: LocalStorage = self.ds.storage  # type: ignore[assignment]
+        out_path, err_path = storage.local_path(out_key), storage.local_path(err_key)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        spec = TaskSpec(
+            flow=self.flow,
+            step=step,
+            run_id=self.run_id,
+            task_id=task_id,
+            namespace=self.ds.namespace,
+            attempt=attempt,
+            max_attempts=self._max_attempts(step),
+            catch_fallback=fallback is not None,
+            extra_meta={
+                "log_paths": [str(out_path), str(err_path)],
+                "origin_run_id": self.options.origin_run_id,
+                **({"fallback_reason": fallback} if fallback else {}),
+            },
+        )
+        tracking = self.tracking_factory(spec) if self.tracking_factory else None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                os.setpgid(0, 0)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                with open(out_path, "ab", buffering=0) as out, open(err_path, "ab", buffering=0) as err:
+                    os.dup2(out.fileno(), 1)
+                    os.dup2(err.fileno(), 2)
+                outcome = execute_task(self.flow_cls, self.graph, self.ds, spec, self.params, tracking=tracking)
+                code = 0 if outcome.ok else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        timeout = self.graph[step].decorator("timeout")
+        now = time.monotonic()
+        deadline = now + float(timeout.args["seconds"]) if timeout and not fallback else None
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            fd = -pid  # no pidfd: polled in _poll_without_pidfd
+        else:
+            self._selector.register(fd, selectors.EVENT_READ)
+        self._running[fd] = _Running(step, task_id, attempt, pid, now, deadline, fallback=fallback is not None)
+        self.reporter.started(step, task_id, attempt)
+
+    def _reap(self, fd: int) -> None:
+        running = self._running.pop(fd)
+        if fd >= 0:
+            self._selector.unregister(fd)
+            os.close(fd)
+        _, status = os.waitpid(running.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        self._finished(running, code)
+
+    def _poll_without_pidfd(self) -> None:
+        for fd in [fd for fd in self._running if fd < 0]:
+            pid, status = os.waitpid(self._running[fd].pid, os.WNOHANG)
+            if pid:
+                running = self._running.pop(fd)
+                self._finished(running, os.waitstatus_to_exitcode(status))
+
+    def _finished(self, running: _Running, code: int) -> None:
+        step, task_id = running.step, running.task_id
+        duration = time.monotonic() - running.started
+        meta = self.ds.read_task_meta(self.flow, self.run_id, step, task_id) or {}
+        if code == 0 and meta.get("status") == "succeeded":
+            self.reporter.finished(step, task_id, duration, caught=bool(meta.get("caught")))
+            self._echo(step, task_id, running.attempt)
+            self._successors(step, task_id)
+            return
+        if self._failed is not None and not running.timed_out:
+            meta.update(status="killed", finished=now_iso())
+            self.ds.write_task_meta(self.flow, self.run_id, step, task_id, meta)
+            return
+        if running.timed_out:
+            seconds = self.graph[step].decorator("timeout").args["seconds"]  # type: ignore[union-attr]
+            reason = f"timed out after {seconds} s (@timeout) and was killed"
+            meta.update(status="failed", error={"type": "Timeout", "message": reason, "traceback": ""})
+        elif meta.get("status") != "failed":
+            reason = f"worker exited with code {code} before recording a result"
+            meta.update(status="failed", error={"type": "WorkerDied", "message": reason, "traceback": ""})
+        meta.setdefault("finished", now_iso())
+        meta["attempt"] = running.attempt
+        self.ds.write_task_meta(self.flow, self.run_id, step, task_id, meta)
+        self._echo(step, task_id, running.attempt)
+        attempts = self._max_attempts(step)
+        if running.attempt + 1 < attempts and not running.fallback:
+            retry = self.graph[step].decorator("retry")
+            delay = 60.0 * float(retry.args.get("minutes_between_retries", 0)) if retry else 0.0
+            self.reporter.retrying(step, task_id, running.attempt + 1, attempts, meta["error"]["message"])
+            self._delayed.append((time.monotonic() + delay, step, task_id, running.attempt + 1))
+            return
+        if running.timed_out and self.graph[step].decorator("catch") and not running.fallback:
+            self._launch(step, task_id, running.attempt, fallback=meta["error"]["message"])
+            return
+        self.reporter.failed(step, task_id, meta["error"]["message"])
+        self._failed = {**meta, "step": step, "task_id": task_id}
+
+    def _echo(self, step: str, task_id: str, attempt: int) -> None:
+        if not self.options.echo_output or self.options.quiet:
+            return
+        storage: LocalStorage = self.ds.storage  # type: ignore[assignment]
+        path = storage.local_path(self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "out"))
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            return
+        if text.strip():
+            self.reporter.output(step, task_id, text)
+
+    def _kill_running(self) -> None:
+        for running in self._running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(running.pid, signal.SIGKILL)
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        for running in self._running.values():
+            if running.deadline is not None and now >= running.deadline and not running.timed_out:
+                running.timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(running.pid, signal.SIGKILL)
+
+    # ----- main loop
+    def execute(self) -> RunResult:
+        self.reporter.expect("start", 1)
+        self._ready.append(("start", task_id_for(()), 0))
+        try:
+            while self._ready or self._running or self._delayed:
+                now = time.monotonic()
+                for item in [d for d in self._delayed if d[0] <= now]:
+                    self._delayed.remove(item)
+                    self._ready.append(item[1:])
+                while self._ready and len(self._running) < self.options.max_workers and self._failed is None:
+                    step, task_id, attempt = self._ready.popleft()
+                    if attempt == 0 and self._try_clone(step, task_id):
+                        self.reporter.cloned(step, task_id)
+                        self._successors(step, task_id)
+                        continue
+                    self._launch(step, task_id, attempt)
+                if self._failed is not None:
+                    self._ready.clear()
+                    self._delayed.clear()
+                    self._kill_running()
+                if not self._running:
+                    if self._delayed and not self._ready:
+                        time.sleep(max(0.0, min(d[0] for d in self._delayed) - time.monotonic()))
+                    continue
+                waits = [r.deadline - now for r in self._running.values() if r.deadline is not None]
+                timeout = max(0.0, min([0.1, *waits]))
+                for key, _ in self._selector.select(timeout):
+                    self._reap(key.fd)
+                self._poll_without_pidfd()
+                self._check_deadlines()
+                self.reporter.refresh()
+        except KeyboardInterrupt:
+            self._kill_running()
+            raise
+        finally:
+            self._selector.close()
+        status = "failed" if self._failed else "succeeded"
+        return RunResult(run_id=self.run_id, status=status, failed_task=self._failed, cloned=len(self._cloned))
+
+
+def failure_message(result: RunResult, flow_file: Path | str) -> RunFailed:
+    failed = result.failed_task or {}
+    error = failed.get("error") or {}
+    logs = failed.get("log_paths") or []
+    attempts = int(failed.get("attempt", 0)) + 1
+    lines = [
+        f"step '{failed.get('step')}' failed (task {failed.get('task_id')}, attempt {attempts}): "
+        f"{error.get('message')}",
+    ]
+    if logs:
+        lines.append(f"logs: {logs[0]}\n      {logs[1] if len(logs) > 1 else ''}".rstrip())
+    lines.append(f"resume from the failure with: python {flow_file} resume {result.run_id}")
+    return RunFailed("\n".join(lines))

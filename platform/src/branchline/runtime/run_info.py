@@ -1,0 +1,59 @@
+"""Facts recorded with every run: run ids, the local namespace, git and CI context."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def new_run_id() -> str:
+    """Sortable, unique, and a valid Step Functions execution name."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def local_namespace() -> str:
+    """`BRANCHLINE_NAMESPACE`, else `user-<name>` for a person running on a laptop."""
+    explicit = os.environ.get("BRANCHLINE_NAMESPACE")
+    if explicit:
+        from branchline.namespaces import validate_namespace
+
+        return validate_namespace(explicit)
+    from branchline.namespaces import namespace_for_user
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return namespace_for_user(user)
+
+
+def git_context(root: Path) -> dict[str, Any] | None:
+    """Commit and branch of the project, or None outside a git work tree (one cheap git call)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD", "--abbrev-ref", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    sha, _, branch = out.stdout.strip().partition("\n")
+    return {"sha": sha or None, "branch": os.environ.get("GITHUB_HEAD_REF") or branch or None}
+
+
+def ci_context() -> dict[str, Any] | None:
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return None
+    ref = os.environ.get("GITHUB_REF", "")
+    pr = ref.split("/")[2] if ref.startswith("refs/pull/") else None
+    return {"event": os.environ.get("GITHUB_EVENT_NAME"), "pr_number": pr, "run_id": os.environ.get("GITHUB_RUN_ID")}

@@ -1,0 +1,65 @@
+"""Connects a local run to MLflow without paying MLflow's import in the runtime process.
+
+The recorder runs in its own process, started with the run, so MLflow's import and store
+creation overlap the tasks; tasks only touch MLflow when the user's code does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from rich.console import Console
+
+from branchline.config import Config
+from branchline.datastore.artifacts import FlowDatastore
+
+
+class TrackingBridge:
+    def __init__(self, config: Config, ds: FlowDatastore, doc: dict[str, Any], proc: subprocess.Popen) -> None:
+        self.config = config
+        self.ds = ds
+        self.doc = doc
+        self.proc = proc
+
+    @classmethod
+    def start(cls, config: Config, ds: FlowDatastore, doc: dict[str, Any]) -> TrackingBridge:
+        from branchline.tracking.recorder import start_recorder
+
+        proc = start_recorder(
+            datastore_url=ds.storage.url,
+            namespace=ds.namespace,
+            flow=doc["flow"],
+            run_id=doc["run_id"],
+            project=config.project,
+            tracking_uri=config.tracking_uri,
+        )
+        return cls(config, ds, doc, proc)
+
+    def task_tracking(self, spec: Any) -> Any:
+        from branchline.tracking.task_run import TaskTracking
+
+        git = self.doc.get("git") or {}
+        return TaskTracking(
+            datastore=self.ds,
+            namespace=self.ds.namespace,
+            project=self.config.project,
+            flow=spec.flow,
+            run_id=spec.run_id,
+            step=spec.step,
+            task_id=spec.task_id,
+            attempt=spec.attempt,
+            tracking_uri=self.config.tracking_uri,
+            tags={"branchline.git_sha": git.get("sha") or "", "branchline.branch": git.get("branch") or ""},
+            mode="recorder",
+        )
+
+    def after_run(self, *, wait: bool, console: Console | None) -> None:
+        if wait:
+            from branchline.tracking.recorder import wait_for_recorder
+
+            wait_for_recorder(self.proc, timeout=120)
+            if console is not None:
+                console.print(f"  tracked in MLflow: {self.config.tracking_uri} (branchline ui)")
+        elif console is not None:
+            console.print(f"  tracking: recording to {self.config.tracking_uri} in the background (branchline ui)")
