@@ -19,10 +19,10 @@ class Reporter:
         self.console = console or Console(highlight=False)
         self.quiet = quiet
         self.steps = steps
-        self.expected: dict[str, int] = defaultdict(int)
-        self.done: dict[str, int] = defaultdict(int)
-        self.running: dict[str, int] = defaultdict(int)
-        self.failed: dict[str, int] = defaultdict(int)
+        self.n_expected: dict[str, int] = defaultdict(int)
+        self.n_done: dict[str, int] = defaultdict(int)
+        self.n_running: dict[str, int] = defaultdict(int)
+        self.n_failed: dict[str, int] = defaultdict(int)
         self.live: Live | None = None
         self._last = 0.0
         if self.console.is_terminal and not quiet:
@@ -38,12 +38,12 @@ class Reporter:
         for column in ("step", "done", "running", "failed"):
             table.add_column(column)
         for step in self.steps:
-            if self.expected[step] or self.done[step]:
+            if self.n_expected[step] or self.n_done[step]:
                 table.add_row(
                     step,
-                    f"{self.done[step]}/{self.expected[step]}",
-                    str(self.running[step] or ""),
-                    f"[red]{self.failed[step]}[/]" if self.failed[step] else "",
+                    f"{self.n_done[step]}/{self.n_expected[step]}",
+                    str(self.n_running[step] or ""),
+                    f"[red]{self.n_failed[step]}[/]" if self.n_failed[step] else "",
                 )
         return table
 
@@ -56,29 +56,29 @@ class Reporter:
             self.live.update(self._table(), refresh=True)
 
     def expect(self, step: str, count: int) -> None:
-        self.expected[step] += count
+        self.n_expected[step] += count
 
     def started(self, step: str, task_id: str, attempt: int) -> None:
-        self.running[step] += 1
+        self.n_running[step] += 1
 
     def finished(self, step: str, task_id: str, seconds: float, *, caught: bool = False) -> None:
-        self.running[step] -= 1
-        self.done[step] += 1
+        self.n_running[step] -= 1
+        self.n_done[step] += 1
         mark = "[yellow]caught[/]" if caught else "[green]ok[/]"
         if self.live is None:
             self._print(f"{mark} {step}/{task_id} ({seconds:.2f}s)")
 
     def cloned(self, step: str, task_id: str) -> None:
-        self.done[step] += 1
+        self.n_done[step] += 1
         self._print(f"[cyan]cloned[/] {step}/{task_id} (resume: reused from the origin run)")
 
     def retrying(self, step: str, task_id: str, attempt: int, attempts: int, reason: str) -> None:
-        self.running[step] -= 1
+        self.n_running[step] -= 1
         self._print(f"[yellow]retry[/] {step}/{task_id}: attempt {attempt + 1}/{attempts} after: {escape(reason)}")
 
     def failed(self, step: str, task_id: str, reason: str) -> None:
-        self.running[step] -= 1
-        self.failed[step] += 1
+        self.n_running[step] -= 1
+        self.n_failed[step] += 1
         self._print(f"[red]failed[/] {step}/{task_id}: {escape(reason)}")
 
     def output(self, step: str, task_id: str, text: str) -> None:

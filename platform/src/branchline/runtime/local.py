@@ -180,7 +180,7 @@ class LocalRunner:
             extra_meta={
                 "log_paths": [str(out_path), str(err_path)],
                 "origin_run_id": self.options.origin_run_id,
-                **({"fallback_reason": fallback} if fallback else {}),
+                **({"fallback_reason": fallback, "fallback_type": "Timeout"} if fallback else {}),
             },
         )
         tracking = self.tracking_factory(spec) if self.tracking_factory else None

@@ -178,7 +178,10 @@ def execute_task(
         flow, inputs, inputs_ids = build_flow(flow_cls, graph, ds, spec, params)
         meta["inputs"] = [f"{s}/{t}" for s, t in inputs_ids]
         if spec.catch_fallback:
-            raise _FallbackFailure(spec.extra_meta.get("fallback_reason", "the task was killed"))
+            raise _FallbackFailure(
+                spec.extra_meta.get("fallback_type", "TaskKilled"),
+                spec.extra_meta.get("fallback_reason", "the task's job failed or was killed (e.g. by @timeout)"),
+            )
         if tracking is not None:
             from branchline.tracking import task_run
 
@@ -189,13 +192,16 @@ def execute_task(
         else:
             method()
         _check_transition(graph, spec.step, flow)
-        refs, num_splits = _persist(ds, graph, spec, flow)
+        refs, num_splits = _persist(ds, graph, spec, flow, dict(params) if not node.in_funcs else None)
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
         if isinstance(exc, KeyboardInterrupt):
             raise
-        tb = _user_traceback(exc) if not isinstance(exc, _FallbackFailure) else str(exc)
-        message = str(exc) if isinstance(exc, BranchlineError) else f"{type(exc).__name__}: {exc}"
-        error = {"type": type(exc).__name__, "message": message, "traceback": tb}
+        if isinstance(exc, _FallbackFailure):
+            error = {"type": exc.kind, "message": exc.message, "traceback": ""}
+        else:
+            message = str(exc) if isinstance(exc, BranchlineError) else f"{type(exc).__name__}: {exc}"
+            error = {"type": type(exc).__name__, "message": message, "traceback": _user_traceback(exc)}
+        tb = error["traceback"] or error["message"]
         print(tb, file=sys.stderr, flush=True)
         last_attempt = spec.attempt + 1 >= spec.max_attempts or spec.catch_fallback
         if catch is not None and last_attempt and flow is not None and node.type != "foreach":
@@ -220,6 +226,11 @@ def execute_task(
 
 class _FallbackFailure(Exception):
     """Stands for a failure the task could not observe itself (killed by a timeout)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
 
 
 def _deactivate(handle: Any, *, failed: bool) -> str | None:
