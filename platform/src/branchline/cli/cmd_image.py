@@ -1,0 +1,48 @@
+"""`branchline image publish|hash`: the step image, by dependency hash, referenced by digest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False, stderr=True)  # logs; stdout carries only the result
+
+
+def register(app: typer.Typer) -> None:
+    image = typer.Typer(help="Build and publish the step image (dependencies only; code travels separately).")
+    app.add_typer(image, name="image")
+
+    @image.command(help="Print the dependency hash and the tag it gives.")
+    def hash(project_dir: Path = typer.Option(Path("."), "--project-dir")) -> None:
+        from branchline.images.publish import dependency_hash, image_tag
+
+        value = dependency_hash(project_dir)
+        print(f"{value}  {image_tag(value)}")
+
+    @image.command(help="Build and push repo:deps-<hash> unless the registry has it; print the digest reference.")
+    def publish(
+        project_dir: Path = typer.Option(Path("."), "--project-dir"),
+        repository: str = typer.Option(None, "--repository", help="Default: tool.branchline.aws.image_repository"),
+        build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE, repeatable"),
+        force: bool = typer.Option(False, "--force", help="Build and push even if the tag exists."),
+    ) -> None:
+        from branchline.config import load_config
+        from branchline.errors import ConfigError
+        from branchline.images.publish import publish as do_publish
+
+        config = load_config(project_dir)
+        repo = repository or config.require("aws.image_repository")
+        args = {}
+        for item in build_arg:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--build-arg {item!r}: expected KEY=VALUE")
+            args[key] = value
+        result = do_publish(
+            config.root, repo, build_args=args, force=force, log=lambda line: console.print(line, markup=False)
+        )
+        state = "built and pushed" if result.built else "reused (dependencies unchanged)"
+        console.print(f"{state}: {result.reference}", markup=False)
+        print(result.reference)
