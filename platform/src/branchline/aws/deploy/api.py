@@ -1,0 +1,96 @@
+"""`deploy(config, namespace, ...)`: the one entry point used by `branchline deploy` and `branchline ci`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from branchline.aws.deploy.apply import apply_desired
+from branchline.aws.deploy.desired import check_inputs, desired_flow
+from branchline.aws.deploy.executor import AfterCall
+from branchline.aws.deploy.models import DeployResult, Plan
+from branchline.aws.deploy.project import current_git_sha, load_flows
+from branchline.aws.deploy.settings import aws_settings
+from branchline.aws.deploy.versions import RollbackError, RollbackPlan, plan_rollback
+from branchline.config import Config
+from branchline.namespaces import Names
+
+
+def deploy(
+    config: Config,
+    namespace: str,
+    *,
+    image: str,
+    code_package: str,
+    flows: Sequence[str] | None = None,
+    dry_run: bool = False,
+    git_sha: str | None = None,
+    after_call: Sequence[AfterCall] = (),
+) -> DeployResult:
+    """Deploy the project's flows (or those named in `flows`) to `namespace`; idempotent.
+
+    A second deploy of the same inputs makes no mutating call; a deploy interrupted anywhere
+    converges when run again (every plan is computed from what exists).
+    """
+    check_inputs(image, code_package)
+    names = Names(config.project, namespace)
+    settings = aws_settings(config)
+    sha = git_sha or current_git_sha(config.root)
+    tracking = config.get("tracking_uri") or None
+    desired = [
+        desired_flow(graph, names, settings, flow_file=flow_file, image=image, code_package=code_package,
+                     git_sha=sha, tracking_uri=str(tracking) if tracking else None)
+        for flow_file, graph in load_flows(config, flows)
+    ]
+    from branchline.aws.session import aws_errors
+
+    with aws_errors(f"deploy to {namespace}"):
+        return apply_desired(names, desired, dry_run=dry_run, after_call=after_call)
+
+
+def teardown(
+    config: Config,
+    namespace: str,
+    *,
+    production: bool = False,
+    keep_data: bool = False,
+    dry_run: bool = False,
+    after_call: Sequence[AfterCall] = (),
+) -> Plan:
+    """Delete everything of `namespace` (never `prod` unless `production`); returns the plan it ran."""
+    from branchline.aws.deploy.executor import Executor
+    from branchline.aws.deploy.settings import configured_bucket
+    from branchline.aws.deploy.sweeper import check_teardown_allowed, find_resources, plan_teardown
+    from branchline.aws.session import aws_errors, client
+
+    check_teardown_allowed(namespace, production)
+    names = Names(config.project, namespace)
+    with aws_errors(f"teardown of {namespace}"):
+        found = find_resources(client, names, None if keep_data else configured_bucket(config))
+        plan = plan_teardown(found, names)
+        if keep_data:
+            plan.notes.append(f"data kept under {names.s3_prefix()}/ (--keep-data)")
+        if not dry_run:
+            Executor(client, after_call).execute(plan)
+    return plan
+
+
+def rollback(
+    config: Config, namespace: str, flow: str, *, to_version: int | None = None, dry_run: bool = False
+) -> RollbackPlan:
+    """Point `flow`'s live alias in `namespace` back at the previous (or the given) version."""
+    from branchline.aws.deploy.executor import Executor
+    from branchline.aws.deploy.observe import state_machine, state_machine_arns
+    from branchline.aws.session import aws_errors, client
+
+    names = Names(config.project, namespace)
+    with aws_errors(f"rollback of {flow} in {namespace}"):
+        arn = state_machine_arns(client).get(names.state_machine(flow))
+        if arn is None:
+            raise RollbackError(
+                f"flow {flow} is not deployed in namespace {namespace}",
+                hint=f"deploy it first: branchline deploy --namespace {namespace}",
+            )
+        planned = plan_rollback(state_machine(client, arn), names.alias(), to_version)
+        if not dry_run:
+            Executor(client).execute(planned.plan)
+    return planned

@@ -1,0 +1,102 @@
+"""Flow graph + where it goes → `DesiredFlow` (through the pure compilers). No I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from branchline.aws.deploy.models import DesiredFlow, DesiredJobDefinition, DesiredSchedule
+from branchline.aws.deploy.settings import AwsSettings
+from branchline.errors import BranchlineError
+from branchline.graph.model import FlowGraph
+from branchline.namespaces import Names, is_production
+
+_DIGEST_REF = re.compile(r"[^\s@]+@sha256:[0-9a-f]{64}")
+
+
+class DeployInputError(BranchlineError):
+    """An image or code package that cannot be deployed as given."""
+
+
+def check_inputs(image: str, code_package: str) -> None:
+    """Deploy only what was tested: an image pinned by digest, a code package in S3."""
+    if not _DIGEST_REF.fullmatch(image or ""):
+        raise DeployInputError(
+            f"--image {image!r} is not pinned by digest",
+            hint="pass REPOSITORY@sha256:<64 hex> (`branchline image build` prints it)",
+        )
+    if not (code_package or "").startswith("s3://") or len(code_package) <= len("s3://"):
+        raise DeployInputError(
+            f"--code-package {code_package!r} is not an S3 URL",
+            hint="pass s3://BUCKET/KEY of the uploaded code package",
+        )
+
+
+def desired_flow(
+    graph: FlowGraph,
+    names: Names,
+    settings: AwsSettings,
+    *,
+    flow_file: str,
+    image: str,
+    code_package: str,
+    git_sha: str,
+    tracking_uri: str | None = None,
+) -> DesiredFlow:
+    """Compile `graph` for `names.namespace`; the state machine definition is compiled later, once
+    the job definition ARNs are resolved (the planner calls `compile_definition`)."""
+    from branchline.aws.compile import (
+        CompileContext,
+        compile_job_definitions,
+        compile_schedule,
+        compile_state_machine,
+    )
+
+    ctx = CompileContext(
+        project=names.project,
+        namespace=names.namespace,
+        flow_file=flow_file,
+        image=image,
+        job_queue=settings.queue_for(names.namespace),
+        job_role_arn=settings.job_role_arn,
+        datastore_root=f"{settings.datastore_root}/branchline/{names.project}",
+        code_package=code_package,
+        tracking_uri=tracking_uri,
+        git_sha=git_sha,
+    )
+    job_definitions = tuple(
+        DesiredJobDefinition(
+            step=spec.step,
+            name=spec.name,
+            request={k: v for k, v in spec.request.items() if k != "tags"},
+            spec_hash=spec.spec_hash,
+            tags={**names.tags(graph.name, git_sha), **spec.request.get("tags", {})},
+        )
+        for spec in compile_job_definitions(graph, ctx).values()
+    )
+
+    def compile_definition(arns: Mapping[str, str]) -> dict[str, Any]:
+        return compile_state_machine(graph, ctx, arns)
+
+    schedule = None
+    compiled = compile_schedule(graph, ctx) if is_production(names.namespace) else None
+    if compiled:
+        schedule = DesiredSchedule(
+            name=compiled.get("name") or names.schedule(graph.name),
+            expression=compiled["expression"],
+            timezone=compiled.get("timezone") or "UTC",
+            role_arn=settings.scheduler_role_arn,
+        )
+    return DesiredFlow(
+        flow=graph.name,
+        state_machine_name=names.state_machine(graph.name),
+        role_arn=settings.states_role_arn,
+        job_definitions=job_definitions,
+        compile_definition=compile_definition,
+        tags=names.tags(graph.name, git_sha),
+        git_sha=git_sha,
+        alias=names.alias(),
+        schedule=schedule,
+        keep_versions=settings.keep_versions,
+    )

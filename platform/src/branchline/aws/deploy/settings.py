@@ -1,0 +1,83 @@
+"""`[tool.branchline.aws]`: what the deployer needs from the project's configuration.
+
+Roles, queues and the bucket are created by the platform's CloudFormation (infra), never by the
+deployer: it only reads their names here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from branchline.config import Config
+from branchline.errors import ConfigError
+from branchline.namespaces import is_production
+
+DEFAULT_KEEP_VERSIONS = 10
+_INFRA_HINT = "the platform's CloudFormation stack outputs it (see docs/deploy.md)"
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    states_role_arn: str
+    job_role_arn: str
+    job_queue: str
+    production_job_queue: str | None
+    bucket: str
+    scheduler_role_arn: str
+    keep_versions: int = DEFAULT_KEEP_VERSIONS
+
+    def queue_for(self, namespace: str) -> str:
+        """Branches share one queue (Batch allows 50 per region); prod has its own."""
+        if not is_production(namespace):
+            return self.job_queue
+        if not self.production_job_queue:
+            raise ConfigError(
+                "missing setting tool.branchline.aws.production_job_queue (needed to deploy prod)",
+                hint=f"production never shares the branches' queue; {_INFRA_HINT}",
+            )
+        return self.production_job_queue
+
+    @property
+    def datastore_root(self) -> str:
+        return f"s3://{self.bucket}"
+
+
+def _bucket(config: Config) -> str:
+    explicit = config.get("aws.bucket")
+    if explicit:
+        return str(explicit)
+    url = str(config.get("datastore") or "")
+    if url.startswith("s3://"):
+        return url[5:].split("/", 1)[0]
+    raise ConfigError(
+        "no S3 bucket for the AWS datastore",
+        hint="set [tool.branchline.aws] bucket (or datastore = \"s3://BUCKET\") in pyproject.toml",
+    )
+
+
+def aws_settings(config: Config) -> AwsSettings:
+    """Read and check `[tool.branchline.aws]`; every missing key is named with where to find it."""
+    states_role = str(config.require("aws.states_role_arn", hint=_INFRA_HINT))
+    keep = config.get("aws.keep_versions", DEFAULT_KEEP_VERSIONS)
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise ConfigError(
+            f"tool.branchline.aws.keep_versions must be a positive integer, not {keep!r}",
+            hint="e.g. keep_versions = 10 (versions kept for rollback)",
+        )
+    return AwsSettings(
+        states_role_arn=states_role,
+        job_role_arn=str(config.require("aws.job_role_arn", hint=_INFRA_HINT)),
+        job_queue=str(config.require("aws.job_queue", hint=_INFRA_HINT)),
+        production_job_queue=config.get("aws.production_job_queue") or None,
+        bucket=_bucket(config),
+        scheduler_role_arn=str(config.get("aws.scheduler_role_arn") or states_role),
+        keep_versions=keep,
+    )
+
+
+def configured_bucket(config: Config) -> str | None:
+    """The datastore bucket when one is configured (teardown works without the rest of the settings)."""
+    try:
+        return _bucket(config)
+    except ConfigError:
+        return None

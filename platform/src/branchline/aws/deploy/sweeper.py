@@ -1,0 +1,113 @@
+"""Teardown: find everything of one namespace and plan its deletion (executed by the same executor).
+
+Found by tags where the tagging API covers the service (Step Functions), by listing with tags
+(Batch job definitions), by description (Scheduler schedules take no tags) and by key prefix
+(S3, `branchline/<project>/<namespace>/`, slash included so `br-a` never matches `br-ab`).
+Only exact `branchline:project` + `branchline:namespace` matches are touched: a branch teardown
+cannot reach `prod` or another branch. `DeleteStateMachine` also removes versions and aliases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from branchline.aws.deploy.models import Call, ObservedJobDefinition, Plan
+from branchline.aws.deploy.observe import job_definitions, state_machine_arns
+from branchline.aws.deploy.planner import SCHEDULE_GROUP, schedule_description
+from branchline.errors import BranchlineError
+from branchline.namespaces import TAG_FLOW, TAG_NAMESPACE, TAG_PROJECT, Names, is_production
+
+ClientFactory = Callable[[str], Any]
+S3_DELETE_BATCH = 1000
+
+
+class ProductionTeardownRefused(BranchlineError):
+    """`prod` is torn down only with an explicit flag."""
+
+
+@dataclass
+class NamespaceResources:
+    state_machines: list[str] = field(default_factory=list)
+    job_definitions: list[ObservedJobDefinition] = field(default_factory=list)
+    schedules: list[str] = field(default_factory=list)
+    bucket: str | None = None
+    s3_keys: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.state_machines or self.job_definitions or self.schedules or self.s3_keys)
+
+
+def tagged_state_machines(clients: ClientFactory, names: Names) -> dict[str, dict[str, str]]:
+    """ARN → tags of the state machines tagged with this project and namespace (tagging API)."""
+    filters = [{"Key": TAG_PROJECT, "Values": [names.project]}, {"Key": TAG_NAMESPACE, "Values": [names.namespace]}]
+    found = {}
+    paginator = clients("resourcegroupstaggingapi").get_paginator("get_resources")
+    for page in paginator.paginate(TagFilters=filters, ResourceTypeFilters=["states:stateMachine"]):
+        for item in page.get("ResourceTagMappingList", []):
+            found[item["ResourceARN"]] = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+    return found
+
+
+def _schedules(clients: ClientFactory, names: Names) -> list[str]:
+    """Names of the schedules whose description marks them as this namespace's."""
+    scheduler = clients("scheduler")
+    head = schedule_description(names.project, names.namespace, "")
+    found = []
+    for page in scheduler.get_paginator("list_schedules").paginate(GroupName=SCHEDULE_GROUP):
+        for item in page.get("Schedules", []):
+            got = scheduler.get_schedule(Name=item["Name"], GroupName=SCHEDULE_GROUP)
+            if str(got.get("Description", "")).startswith(head):
+                found.append(item["Name"])
+    return found
+
+
+def _s3_keys(clients: ClientFactory, bucket: str, prefix: str) -> list[str]:
+    keys = []
+    for page in clients("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
+
+
+def find_resources(clients: ClientFactory, names: Names, bucket: str | None) -> NamespaceResources:
+    """Everything of `names.namespace`: machines, ACTIVE job definition revisions, schedules, S3 keys."""
+    found = NamespaceResources(bucket=bucket)
+    tagged = tagged_state_machines(clients, names)
+    found.job_definitions = job_definitions(clients, names)
+    flows = {tags.get(TAG_FLOW) for tags in tagged.values()} | {jd.tags.get(TAG_FLOW) for jd in found.job_definitions}
+    by_name = state_machine_arns(clients)
+    named = {by_name[n] for n in (names.state_machine(f) for f in flows if f) if n in by_name}
+    found.state_machines = sorted(set(tagged) | named)
+    found.schedules = _schedules(clients, names)
+    if bucket:
+        found.s3_keys = _s3_keys(clients, bucket, names.s3_prefix() + "/")
+    return found
+
+
+def plan_teardown(found: NamespaceResources, names: Names) -> Plan:
+    """Schedules first (they start executions), then machines, job definitions, data."""
+    calls = [Call("scheduler", "delete_schedule", {"Name": n, "GroupName": SCHEDULE_GROUP},
+                  f"delete schedule {n}", resource=n) for n in found.schedules]
+    calls += [Call("stepfunctions", "delete_state_machine", {"stateMachineArn": arn},
+                   f"delete state machine {arn.rsplit(':', 1)[1]} (with its versions and aliases)", resource=arn)
+              for arn in found.state_machines]
+    calls += [Call("batch", "deregister_job_definition", {"jobDefinition": jd.arn},
+                   f"deregister job definition {jd.name}:{jd.revision}", resource=jd.arn)
+              for jd in sorted(found.job_definitions, key=lambda j: (j.name, j.revision))]
+    for start in range(0, len(found.s3_keys), S3_DELETE_BATCH):
+        chunk = found.s3_keys[start : start + S3_DELETE_BATCH]
+        calls.append(Call("s3", "delete_objects",
+                          {"Bucket": found.bucket, "Delete": {"Objects": [{"Key": k} for k in chunk], "Quiet": True}},
+                          f"delete {len(chunk)} objects under s3://{found.bucket}/{names.s3_prefix()}/",
+                          resource=f"s3://{found.bucket}/{names.s3_prefix()}/"))
+    return Plan(calls)
+
+
+def check_teardown_allowed(namespace: str, production: bool) -> None:
+    if is_production(namespace) and not production:
+        raise ProductionTeardownRefused(
+            "refusing to tear down the production namespace `prod`",
+            hint="pass --production if you really mean to delete production",
+        )

@@ -1,0 +1,1 @@
+"""Operating deployed flows: trigger runs, watch their status, read their logs."""

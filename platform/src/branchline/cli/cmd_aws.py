@@ -1,0 +1,169 @@
+"""`branchline deploy | trigger | status | logs | teardown | rollback`: flows on AWS Step Functions + Batch.
+
+Module level stays light (typer/rich): boto3 and the deployer load inside the commands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+
+_NAMESPACE = typer.Option(..., "--namespace", "-n", envvar="BRANCHLINE_NAMESPACE",
+                          help="prod, br-<branch> or user-<name>.")
+_FLOW = typer.Option(None, "--flow", help="Flow class name (optional when the project has one flow).")
+
+
+def _config() -> Any:
+    from branchline.config import load_config
+
+    return load_config()
+
+
+def _flow_name(config: Any, flow: str | None) -> str:
+    if flow:
+        return flow
+    from branchline.aws.deploy.project import load_flows
+    from branchline.errors import FlowError
+
+    names = [g.name for _, g in load_flows(config)]
+    if len(names) != 1:
+        raise FlowError("this project has several flows: say which", hint=f"pass --flow ({', '.join(names)})")
+    return names[0]
+
+
+def _names(config: Any, namespace: str) -> Any:
+    from branchline.namespaces import Names
+
+    return Names(config.project, namespace)
+
+
+def _execution_arn(config: Any, namespace: str, flow: str | None, run_id: str | None, arn: str | None) -> str:
+    from branchline.aws.ops.status import execution_arn_for
+    from branchline.aws.ops.trigger import alias_arn
+    from branchline.aws.session import client
+    from branchline.errors import BranchlineError
+
+    if arn:
+        return arn
+    if not run_id:
+        raise BranchlineError("say which run", hint="pass --run-id RUN_ID or --execution-arn ARN")
+    machine = alias_arn(client, _names(config, namespace), _flow_name(config, flow)).rsplit(":", 1)[0]
+    return execution_arn_for(machine, run_id)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help="Deploy flows to a namespace (job definitions, state machine version, `live` alias).")
+    def deploy(
+        namespace: str = _NAMESPACE,
+        image: str = typer.Option(..., "--image", help="Step image pinned by digest: REPO@sha256:..."),
+        code_package: str = typer.Option(..., "--code-package", help="s3:// URL of the code package."),
+        flow: list[str] = typer.Option(None, "--flow", help="Deploy only this flow (repeatable)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+        git_sha: str = typer.Option(None, "--git-sha", help="Commit to record (default: GITHUB_SHA or HEAD)."),
+    ) -> None:
+        from branchline.aws.deploy import deploy as run_deploy
+        from branchline.aws.deploy.printer import print_plan
+
+        result = run_deploy(_config(), namespace, image=image, code_package=code_package,
+                            flows=flow or None, dry_run=dry_run, git_sha=git_sha)
+        print_plan(result.plan, f"deploy {namespace}" + (" (dry run: nothing changed)" if dry_run else ""), console)
+        for name, alias in sorted(result.state_machines.items()):
+            console.print(f"{name}: {alias}")
+
+    @app.command(help="Start a run of a deployed flow (through its `live` alias); prints the execution ARN.")
+    def trigger(
+        namespace: str = _NAMESPACE,
+        flow: str = _FLOW,
+        param: list[str] = typer.Option(None, "--param", "-p", help="NAME=VALUE (repeatable)."),
+        run_id: str = typer.Option(None, "--run-id", help="Execution name (default: a sortable new id)."),
+    ) -> None:
+        from branchline.aws.deploy.project import load_flows
+        from branchline.aws.ops.trigger import parse_params, start_run, typed_params
+        from branchline.aws.session import aws_errors, client
+
+        config = _config()
+        name = _flow_name(config, flow)
+        graph = load_flows(config, [name])[0][1]
+        params = typed_params(graph, parse_params(param or []))
+        with aws_errors(f"trigger {name} in {namespace}"):
+            arn = start_run(client, _names(config, namespace), name, params, run_id)
+        console.print(arn, soft_wrap=True)
+
+    @app.command(help="Show a run's steps, their Batch job ids and statuses (--watch to follow it).")
+    def status(
+        namespace: str = _NAMESPACE,
+        flow: str = _FLOW,
+        run_id: str = typer.Option(None, "--run-id"),
+        execution_arn: str = typer.Option(None, "--execution-arn"),
+        watch: bool = typer.Option(False, "--watch", help="Refresh until the run ends."),
+        interval: float = typer.Option(5.0, "--interval", help="Seconds between refreshes with --watch."),
+    ) -> None:
+        import time
+
+        from rich.live import Live
+
+        from branchline.aws.ops.status import execution_status, status_table
+        from branchline.aws.session import aws_errors, client
+
+        config = _config()
+        with aws_errors(f"status in {namespace}"):
+            arn = _execution_arn(config, namespace, flow, run_id, execution_arn)
+            current = execution_status(client, arn)
+            if not watch:
+                console.print(status_table(current))
+                return
+            with Live(status_table(current), console=console, refresh_per_second=4) as live:
+                while current.status == "RUNNING":
+                    time.sleep(interval)
+                    current = execution_status(client, arn)
+                    live.update(status_table(current))
+
+    @app.command(help="Print the CloudWatch logs of a step's Batch jobs in a run.")
+    def logs(
+        namespace: str = _NAMESPACE,
+        step: str = typer.Option(..., "--step"),
+        flow: str = _FLOW,
+        run_id: str = typer.Option(None, "--run-id"),
+        execution_arn: str = typer.Option(None, "--execution-arn"),
+    ) -> None:
+        from branchline.aws.ops.logs import log_lines, log_streams, step_job_ids
+        from branchline.aws.session import aws_errors, client
+
+        config = _config()
+        with aws_errors(f"logs of {step} in {namespace}"):
+            arn = _execution_arn(config, namespace, flow, run_id, execution_arn)
+            for job_id, stream in log_streams(client, step_job_ids(client, arn, step)):
+                console.print(f"[dim]── job {job_id} · {stream}[/]")
+                for line in log_lines(client, stream):
+                    console.print(line, markup=False, soft_wrap=True)
+
+    @app.command(help="Delete everything of a namespace (state machines, job definitions, schedules, data).")
+    def teardown(
+        namespace: str = _NAMESPACE,
+        production: bool = typer.Option(False, "--production", help="Required to tear down `prod`."),
+        keep_data: bool = typer.Option(False, "--keep-data", help="Keep the namespace's S3 prefix."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; delete nothing."),
+    ) -> None:
+        from branchline.aws.deploy import teardown as run_teardown
+        from branchline.aws.deploy.printer import print_plan
+
+        plan = run_teardown(_config(), namespace, production=production, keep_data=keep_data, dry_run=dry_run)
+        print_plan(plan, f"teardown {namespace}" + (" (dry run: nothing deleted)" if dry_run else ""), console)
+
+    @app.command(help="Point a flow's `live` alias back at its previous version (or --to-version N).")
+    def rollback(
+        namespace: str = _NAMESPACE,
+        flow: str = _FLOW,
+        to_version: int = typer.Option(None, "--to-version", min=1),
+        dry_run: bool = typer.Option(False, "--dry-run"),
+    ) -> None:
+        from branchline.aws.deploy import rollback as run_rollback
+        from branchline.aws.deploy.printer import print_plan
+
+        config = _config()
+        planned = run_rollback(config, namespace, _flow_name(config, flow), to_version=to_version, dry_run=dry_run)
+        print_plan(planned.plan, f"rollback {namespace}" + (" (dry run)" if dry_run else ""), console)

@@ -1,0 +1,111 @@
+"""Fixtures of the deployer tests: a moto server (with the versions shim), the infra the deployer expects.
+
+Temporary server: the shared ``moto_server`` fixture (tests/conftest.py) runs ``tests.testbed.moto_launcher``,
+which lacks the Step Functions versions operations the deployer needs (see ``moto_sfn_versions``). Until the test
+bed's launcher applies that shim, this module starts its own moto server once per session (per xdist worker),
+through the test bed's process helpers, and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.testbed.procs import free_port, http_ok, spawn, stop, wait_until
+from tests.testbed.servers import REPO, TEST_CREDENTIALS, moto_config
+
+_LAUNCHER = "tests.aws_deploy.moto_launcher"
+
+
+@pytest.fixture(scope="session")
+def deploy_moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server with both shims on 127.0.0.1; Batch without Docker (jobs succeed at once)."""
+    import os
+
+    port = free_port()
+    log = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "DOCKER_"))}
+    env.update(TEST_CREDENTIALS)
+    env["MOTO_PORT"] = str(port)
+    pid = spawn([sys.executable, "-m", _LAUNCHER, "-H", "127.0.0.1", "-p", str(port)], log, env=env, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/moto-api/config"), timeout=60, what="moto server", pid=pid, log=log)
+        request = urllib.request.Request(
+            f"{url}/moto-api/config", data=json.dumps(moto_config(batch_docker=False)).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+        yield url
+    finally:
+        stop(pid, expect=_LAUNCHER)
+
+
+@dataclass(frozen=True)
+class Infra:
+    """What the platform's CloudFormation would have created: roles, queues, the bucket."""
+
+    endpoint: str
+    states_role_arn: str
+    job_role_arn: str
+    job_queue: str
+    production_job_queue: str
+    bucket: str
+
+
+def _create_infra(endpoint: str) -> Infra:
+    import boto3
+
+    def c(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    iam = c("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": ["states.amazonaws.com", "scheduler.amazonaws.com"]},
+         "Action": "sts:AssumeRole"}]})
+    suffix = uuid.uuid4().hex[:8]
+    states_role = iam.create_role(RoleName=f"bl-states-{suffix}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    job_role = iam.create_role(RoleName=f"bl-job-{suffix}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    batch_service = iam.create_role(RoleName=f"bl-batch-{suffix}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    batch = c("batch")
+    env_arn = batch.create_compute_environment(
+        computeEnvironmentName=f"bl-ce-{suffix}", type="UNMANAGED", state="ENABLED", serviceRole=batch_service
+    )["computeEnvironmentArn"]
+    queues = []
+    for kind in ("branches", "prod"):
+        name = f"bl-{kind}-{suffix}"
+        batch.create_job_queue(jobQueueName=name, state="ENABLED", priority=1,
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_arn}])
+        queues.append(name)
+    bucket = f"bl-data-{suffix}"
+    c("s3").create_bucket(Bucket=bucket)
+    return Infra(endpoint, states_role, job_role, queues[0], queues[1], bucket)
+
+
+@pytest.fixture(scope="session")
+def infra(deploy_moto_url: str) -> Infra:
+    return _create_infra(deploy_moto_url)
+
+
+@pytest.fixture
+def aws(infra: Infra, monkeypatch: pytest.MonkeyPatch) -> Iterator[Infra]:
+    """This test's process talks to the deployer's moto server (standard AWS env variables only)."""
+    from branchline.aws.session import reset_clients
+
+    for name in ("AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", infra.endpoint)
+    reset_clients()
+    yield infra
+    reset_clients()
