@@ -1,0 +1,130 @@
+"""Batch job definitions: one per step, carrying everything static about its tasks.
+
+Static here, dynamic in the state machine: the image, command, resources, retries, timeout and
+the step's identity live in the job definition; a Task's container overrides carry only the
+pointers that change per task (run id, task id), which keeps them far below Batch's limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from branchline.aws.compile.context import TASK_COMMAND, CompileContext, JobDefinitionSpec
+from branchline.aws.compile.steps import StepSettings, check_environment, settings
+from branchline.graph.model import FlowGraph, StepNode
+from branchline.namespaces import Names
+from branchline.namespaces.names import aws_tag_value
+
+TAG_STEP = "branchline:step"
+TAG_SPEC_HASH = "branchline:spec-hash"
+
+HOST_FAILURE_ATTEMPTS = 3
+"""Attempts of a step without @retry: only host failures (a reclaimed Spot instance) get the extra two."""
+
+RETRY_ON_HOST_FAILURE = {"onStatusReason": "Host EC2*", "action": "RETRY"}
+RETRY_ON_ANY_EXIT_CODE = {"onExitCode": "*", "action": "RETRY"}
+EXIT_OTHERWISE = {"onReason": "*", "action": "EXIT"}
+
+
+def resource_requirements(s: StepSettings) -> list[dict[str, str]]:
+    """`@resources` as Batch ResourceRequirements (vCPUs, MiB, GPUs).
+
+    Batch on EC2 takes whole vCPUs only, so a fractional `cpu` (fine locally) is rounded up.
+    """
+    reqs = [{"type": "VCPU", "value": str(math.ceil(s.cpu))}, {"type": "MEMORY", "value": str(s.memory)}]
+    if s.gpu:
+        reqs.append({"type": "GPU", "value": str(s.gpu)})
+    return reqs
+
+
+def retry_strategy(s: StepSettings) -> dict[str, Any]:
+    """Batch retries, so that attempts are counted where the job runs (no ASL-level TaskFailed retry).
+
+    Batch *retries* a job that matches no `evaluateOnExit` rule, so every list ends with an EXIT
+    catch-all, and what should be retried is said first:
+
+    * host failures (`Host EC2*`: the instance went away, e.g. a Spot reclaim) are not the user's
+      fault and are always retried;
+    * with `@retry(times=n)`, a user failure (the container exited non-zero, so it has an exit
+      code) is retried too, for n+1 attempts in all. Host failures count toward those attempts:
+      Batch has one counter, and a separate budget would let user failures run past n+1;
+    * without @retry, a user failure hits the catch-all and ends the job at once; the job still
+      gets HOST_FAILURE_ATTEMPTS so a lost instance is not a failed run.
+
+    Anything else (a timeout, which Batch never retries anyway; an image that cannot be pulled; a
+    job cancelled by hand) exits.
+    """
+    if s.attempts == 1:
+        return {"attempts": HOST_FAILURE_ATTEMPTS, "evaluateOnExit": [RETRY_ON_HOST_FAILURE, EXIT_OTHERWISE]}
+    return {
+        "attempts": s.attempts,
+        "evaluateOnExit": [RETRY_ON_HOST_FAILURE, RETRY_ON_ANY_EXIT_CODE, EXIT_OTHERWISE],
+    }
+
+
+def static_environment(graph: FlowGraph, node: StepNode, ctx: CompileContext, s: StepSettings) -> list[dict[str, str]]:
+    """The job's environment: the project's extras, the step's `@environment`, then the entrypoint's inputs."""
+    check_environment(dict(ctx.environment), "the deploy environment")
+    env: dict[str, str] = {**ctx.environment, **s.environment}
+    env.update(
+        BRANCHLINE_PROJECT=ctx.project,
+        BRANCHLINE_FLOW=graph.name,
+        BRANCHLINE_FLOW_FILE=ctx.flow_file,
+        BRANCHLINE_STEP=node.name,
+        BRANCHLINE_NAMESPACE=ctx.namespace,
+        BRANCHLINE_DATASTORE=ctx.datastore_root.rstrip("/"),
+        BRANCHLINE_CODE_PACKAGE=ctx.code_package,
+        BRANCHLINE_MAX_ATTEMPTS=str(s.attempts),
+    )
+    if ctx.tracking_uri:
+        env["BRANCHLINE_TRACKING_URI"] = ctx.tracking_uri
+    if s.attempts > 1 and s.retry_delay_seconds:
+        # Batch retries at once; the entrypoint waits this long before a retry attempt's user code.
+        env["BRANCHLINE_RETRY_DELAY_SECONDS"] = str(s.retry_delay_seconds)
+    return [{"name": k, "value": v} for k, v in sorted(env.items())]
+
+
+def spec_hash(request: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the request without its tags."""
+    body = {k: v for k, v in request.items() if k != "tags"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def job_definition(graph: FlowGraph, node: StepNode, ctx: CompileContext) -> JobDefinitionSpec:
+    """The `register_job_definition` request of one step, with its spec hash in the tags."""
+    s = settings(node)
+    names = Names(ctx.project, ctx.namespace)
+    container: dict[str, Any] = {
+        "image": ctx.image,
+        "command": list(TASK_COMMAND),
+        "resourceRequirements": resource_requirements(s),
+        "environment": static_environment(graph, node, ctx, s),
+    }
+    if ctx.job_role_arn:
+        container["jobRoleArn"] = ctx.job_role_arn
+    name = names.job_definition(graph.name, node.name)
+    request: dict[str, Any] = {
+        "jobDefinitionName": name,
+        "type": "container",
+        "platformCapabilities": ["EC2"],
+        "containerProperties": container,
+        "retryStrategy": retry_strategy(s),
+        "propagateTags": True,
+    }
+    if s.timeout_seconds is not None:
+        request["timeout"] = {"attemptDurationSeconds": s.timeout_seconds}
+    digest = spec_hash(request)
+    request["tags"] = {
+        **names.tags(graph.name, ctx.git_sha),
+        TAG_STEP: aws_tag_value(node.name),
+        TAG_SPEC_HASH: digest,
+    }
+    return JobDefinitionSpec(step=node.name, name=name, request=request, spec_hash=digest)
+
+
+def compile_job_definitions(graph: FlowGraph, ctx: CompileContext) -> dict[str, JobDefinitionSpec]:
+    """Every step's job definition, by step name."""
+    return {node.name: job_definition(graph, node, ctx) for node in graph}

@@ -1,0 +1,91 @@
+"""What the compiler needs besides the graph, what it returns, and the service limits it works within."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from branchline.errors import BranchlineError
+
+TASK_RESOURCE = "arn:aws:states:::batch:submitJob.sync"
+S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
+TASK_COMMAND = ("branchline", "task")
+"""The image runs the task entrypoint; the bootstrap lives there, never in the definition."""
+
+DEFINITION_MAX_BYTES = 1024 * 1024
+"""Step Functions rejects definitions above 1 MB."""
+CONTAINER_OVERRIDES_MAX_CHARS = 8192
+"""Batch rejects a SubmitJob whose container overrides exceed 8,192 characters."""
+BATCH_MAX_ATTEMPTS = 10
+BATCH_MIN_TIMEOUT_SECONDS = 60
+PARAMS_MAX_JSON_CHARS = 4096
+"""The one payload in a container override: the start task's parameters (`BRANCHLINE_PARAMS`). Whoever
+starts an execution must refuse larger parameters (as JSON); pass a pointer (an S3 URL) instead."""
+MAX_TASK_ID_CHARS = 40
+"""Room left in a Batch job name for the task id (`0-12-3`...): a depth-6 foreach of 99,999 items each."""
+
+STATE_NAME_MAX_CHARS = 80
+
+
+class CompileError(BranchlineError):
+    """A flow that cannot be turned into a state machine or job definitions (names the step and the fix)."""
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """Everything the compiler needs to know about where and how the flow is deployed.
+
+    `flow_file` is relative to the project root inside the code package; `image` is a reference by
+    digest (`repo@sha256:...`) so a job definition pins exactly what was tested.
+    """
+
+    project: str
+    namespace: str
+    flow_file: str
+    image: str
+    job_queue: str
+    job_role_arn: str | None
+    datastore_root: str
+    code_package: str
+    tracking_uri: str | None = None
+    max_concurrency: int = 16
+    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    git_sha: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.datastore_root.startswith("s3://") or len(self.datastore_root.rstrip("/")) <= len("s3://"):
+            raise CompileError(
+                f"datastore root {self.datastore_root!r} is not an S3 URL",
+                hint="set the datastore to s3://<bucket>/branchline/<project> to deploy to AWS",
+            )
+        concurrency = self.max_concurrency
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 0:
+            raise CompileError(
+                f"max_concurrency {self.max_concurrency!r} is not a non-negative integer",
+                hint="set how many foreach items may run at once (0 lets Step Functions decide)",
+            )
+
+    @property
+    def bucket(self) -> str:
+        return self.datastore_root.removeprefix("s3://").split("/", 1)[0]
+
+    @property
+    def root_prefix(self) -> str:
+        """The key prefix of the datastore root inside its bucket (`branchline/<project>`), no slashes at the ends."""
+        parts = self.datastore_root.removeprefix("s3://").split("/", 1)
+        return parts[1].strip("/") if len(parts) > 1 else ""
+
+
+@dataclass(frozen=True)
+class JobDefinitionSpec:
+    """One step's Batch job definition, ready for `batch.register_job_definition(**request)`.
+
+    `spec_hash` covers everything but the tags, so the deployer registers a new revision only
+    when the job itself changed (a new git sha alone does not make one).
+    """
+
+    step: str
+    name: str
+    request: dict
+    spec_hash: str
