@@ -166,6 +166,11 @@ def run_from_env(env: dict[str, str] | None = None, **overrides: Any) -> int:
             mode="in_task",
         )
     print(f"branchline task {flow}/{task.run_id}/{task.step}/{task.task_id} attempt {task.attempt + 1}", flush=True)
+    delay = float(os.environ.get("BRANCHLINE_RETRY_DELAY_SECONDS", "0") or 0)
+    if task.attempt > 0 and delay > 0:  # Batch retries at once; @retry(minutes_between_retries=...) waits here
+        import time
+
+        time.sleep(delay)
     outcome = execute_task(flow_cls, graph, ds, spec, params, tracking=tracking)
     if outcome.ok and task.step == "end":
         ds.write_run(flow, task.run_id, {**doc, "status": "succeeded", "finished": now_iso()})

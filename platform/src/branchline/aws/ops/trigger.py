@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from branchline.errors import BranchlineError, FlowError
 from branchline.graph.model import FlowGraph
 from branchline.namespaces import Names
+from branchline.runtime.run_info import new_run_id
 
 
 class NotDeployed(BranchlineError):
     """The flow has no state machine in that namespace."""
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """Sortable by start time, unique: `20250101T120000Z-1a2b3c`."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{secrets.token_hex(3)}"
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:
@@ -66,6 +59,14 @@ def alias_arn(clients: Any, names: Names, flow: str) -> str:
 
 def start_run(clients: Any, names: Names, flow: str, params: Mapping[str, Any], run_id: str | None = None) -> str:
     """Start an execution named `run_id` with input {"run_id", "params"}; returns the execution ARN."""
+    from branchline.aws.compile import PARAMS_MAX_JSON_CHARS
+
+    encoded = json.dumps(dict(params))
+    if len(encoded) > PARAMS_MAX_JSON_CHARS:
+        raise FlowError(
+            f"parameters take {len(encoded)} characters as JSON; at most {PARAMS_MAX_JSON_CHARS} travel to a run",
+            hint="pass a pointer (an S3 URL or a file name) instead of the data itself",
+        )
     run_id = names.execution(run_id or new_run_id())
     target = alias_arn(clients, names, flow)
     response = clients("stepfunctions").start_execution(
