@@ -1,0 +1,31 @@
+"""Run moto with the test bed's shims applied: ``python -m tests.testbed.moto_launcher -H 127.0.0.1 -p PORT``.
+
+Shims must be installed inside the server process, because that is where moto's Step Functions interpreter
+and API handlers run. Arguments are moto's own. Docker-related settings come from the environment set by the
+caller (``DOCKER_HOST``, ``MOTO_DOCKER_NETWORK_MODE``); the ``stepfunctions``/``batch`` config is posted to
+``/moto-api/config`` after start-up (``servers.configure_moto``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# Each module fills one moto gap and has an idempotent ``apply()``; all of them run in every test bed server.
+SHIMS = (
+    "tests.testbed.moto_shim",  # Step Functions service-task parameter/response normalisation
+    "tests.aws_deploy.moto_sfn_versions",  # Step Functions versions/aliases operations the deployer needs
+)
+
+
+def main(argv: list[str]) -> None:
+    """Apply the shims, then serve forever."""
+    from moto import server
+
+    for name in SHIMS:
+        importlib.import_module(name).apply()
+    server.main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
