@@ -13,6 +13,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from branchline.errors import BranchlineError
 
@@ -45,7 +46,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except BranchlineError as exc:
-        err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        err_console.print("[red]error:[/] " + escape(str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from branchline.authoring.flowspec import FlowSpec
 from branchline.errors import BranchlineError
@@ -129,7 +130,7 @@ def main(flow_cls: type[FlowSpec], argv: Sequence[str], *, prog: str | None = No
         cli = build_cli(flow_cls, console)
         cli.main(args=list(argv), prog_name=prog or os.path.basename(sys.argv[0]), standalone_mode=False)
     except BranchlineError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err.print("[red]error:[/] " + escape(str(exc)), highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

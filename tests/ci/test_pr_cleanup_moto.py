@@ -1,0 +1,144 @@
+"""`branchline ci pr` and `ci cleanup` as a runner runs them: real processes, moto server, a fake GitHub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from branchline.aws.deploy.observe import job_definitions, state_machine, state_machine_arns
+from branchline.aws.session import client
+from branchline.ci.jobs import PrOptions, ci_pr
+from branchline.config import load_config
+from branchline.namespaces import Names, namespace_for_branch
+from rich.console import Console
+
+from tests.ci.conftest import HOSTILE, IMAGE, Project, pr_env, run_ci
+from tests.ci.fake_github import GitHubServer
+
+pytestmark = pytest.mark.moto
+
+FLOW = "TrainFlow"
+
+
+def _s3_keys(bucket: str, prefix: str) -> list[str]:
+    listed = client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def _outputs(path: Path) -> dict[str, str]:
+    """Parse GitHub's `name<<DELIM` output file the way the runner does."""
+    lines = path.read_text().split("\n")
+    found, index = {}, 0
+    while index < len(lines) and lines[index]:
+        name, _, delim = lines[index].partition("<<")
+        end = lines.index(delim, index + 1)
+        found[name] = "\n".join(lines[index + 1 : end])
+        index = end + 1
+    return found
+
+
+def test_pr_from_a_hostile_branch_deploys_its_namespace_and_keeps_one_comment(
+    project: Project, github: GitHubServer, tmp_path: Path
+) -> None:
+    namespace = namespace_for_branch(HOSTILE)
+    names = Names(project.name, namespace)
+    env = pr_env(tmp_path / "run1", project, HOSTILE, api_url=github.url)
+
+    first = run_ci(project.root, env, "pr", "--image", IMAGE)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == namespace
+    assert "hi" not in first.stdout.split() and "hi" not in first.stderr.split()  # nothing went through a shell
+
+    # AWS: the namespace's machine with `live` on version 1, tagged; the code package under its prefix
+    arn = state_machine_arns(client)[names.state_machine(FLOW)]
+    machine = state_machine(client, arn)
+    assert machine.aliases["live"] == (f"{arn}:1",)
+    assert machine.tags["branchline:namespace"] == namespace
+    assert machine.tags["branchline:git-sha"] == project.sha
+    (code_key,) = _s3_keys(project.infra.bucket, f"{names.s3_prefix()}/code/")
+    revisions = {jd.arn for jd in job_definitions(client, names)}
+    assert len(revisions) == 3
+
+    # GitHub: listed the comments, then created one, with what was deployed
+    assert github.fake.calls == ["GET /repos/acme/churn/issues/7/comments", "POST /repos/acme/churn/issues/7/comments"]
+    (comment,) = github.fake.on_issue(7)
+    body = comment["body"]
+    assert body.startswith("<!-- branchline:pr -->\n")
+    for expected in (namespace, names.state_machine(FLOW), IMAGE, f"s3://{project.infra.bucket}/{code_key}",
+                     f"`{HOSTILE}`",
+                     "#/statemachines/view/", "actions/runs/4242", "Smoke run**: not requested"):
+        assert expected in body, expected
+    assert "| deploy | 5 AWS changes |" in body  # 3 job definitions, the machine, its alias
+    assert "TrainFlow`: ⚪ unavailable — no smoke run of this flow to judge" in body
+
+    # the runner's files: outputs and the summary (the same Markdown, without the hidden marker)
+    outputs = _outputs(tmp_path / "run1" / "output")
+    assert outputs["namespace"] == namespace
+    assert outputs["image"] == IMAGE
+    summary = (tmp_path / "run1" / "summary.md").read_text()
+    assert summary == body.removeprefix("<!-- branchline:pr -->\n")
+
+    # second run of the same commit: the same comment updated, no deploy call
+    github.fake.requests.clear()
+    second = run_ci(project.root, pr_env(tmp_path / "run2", project, HOSTILE, api_url=github.url), "pr",
+                    "--image", IMAGE)
+    assert second.returncode == 0, second.stderr
+    assert github.fake.calls == ["GET /repos/acme/churn/issues/7/comments",
+                                 f"PATCH /repos/acme/churn/issues/comments/{comment['id']}"]
+    (updated,) = github.fake.on_issue(7)
+    assert updated["id"] == comment["id"]
+    assert "| deploy | up to date (no change) |" in updated["body"]
+    assert "nothing to do" in second.stderr
+    assert state_machine(client, arn).versions == machine.versions
+    assert {jd.arn for jd in job_definitions(client, names)} == revisions
+
+
+def test_pr_with_smoke_run_reports_its_status(project: Project, github: GitHubServer, tmp_path: Path) -> None:
+    env = pr_env(tmp_path, project, "feature/smoke", number=12, api_url=github.url)
+    done = run_ci(project.root, env, "pr", "--image", IMAGE, "--smoke")
+    assert done.returncode == 0, done.stderr
+    (comment,) = github.fake.on_issue(12)
+    assert "**Smoke run** of `TrainFlow`: ✅ SUCCEEDED" in comment["body"]
+    names = Names(project.name, namespace_for_branch("feature/smoke"))
+    arn = state_machine_arns(client)[names.state_machine(FLOW)]
+    (execution,) = client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    described = client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert '"params": {"alpha": 0.125, "epochs": 1}' in described["input"]
+    assert f"run `{execution['name']}`" in comment["body"]
+    # the real gate is asked about this run; without Docker no task ran, so MLflow has no run to judge
+    assert "**Gate (dry run against production's champion)**" in comment["body"]
+    (verdict,) = [line for line in comment["body"].splitlines() if line.startswith("- `TrainFlow`: ")]
+    assert "unavailable" in verdict and execution["name"] in verdict
+
+
+def test_pr_checks_everything_before_any_work(project: Project, tmp_path: Path) -> None:
+    env = pr_env(tmp_path, project, "feature/x")  # no GITHUB_TOKEN
+    done = run_ci(project.root, env, "pr", "--image", IMAGE)
+    assert done.returncode == 1
+    assert "GITHUB_TOKEN is not set" in done.stderr and "--no-comment" in done.stderr
+    assert _s3_keys(project.infra.bucket, f"branchline/{project.name}/") == []
+
+    closed = pr_env(tmp_path / "closed", project, "feature/x", action="closed")
+    done = run_ci(project.root, closed, "pr", "--image", IMAGE, "--no-comment")
+    assert done.returncode == 1 and "branchline ci cleanup" in done.stderr
+
+
+def test_cleanup_of_a_closed_pr_from_a_hostile_branch_leaves_nothing(project: Project, tmp_path: Path) -> None:
+    namespace = namespace_for_branch(HOSTILE)
+    names = Names(project.name, namespace)
+    opened = pr_env(tmp_path / "open", project, HOSTILE)
+    ci_pr(opened, PrOptions(image=IMAGE, comment=False), Console(quiet=True), config=load_config(project.root))
+    assert names.state_machine(FLOW) in state_machine_arns(client)
+    assert _s3_keys(project.infra.bucket, names.s3_prefix() + "/")
+
+    reopened = pr_env(tmp_path / "sync", project, HOSTILE, action="synchronize")
+    refused = run_ci(project.root, reopened, "cleanup")
+    assert refused.returncode == 1 and "tears down closed pull requests" in refused.stderr
+
+    closed = pr_env(tmp_path / "closed", project, HOSTILE, action="closed")
+    done = run_ci(project.root, closed, "cleanup")
+    assert done.returncode == 0, done.stderr
+    assert names.state_machine(FLOW) not in state_machine_arns(client)
+    assert job_definitions(client, names) == []
+    assert _s3_keys(project.infra.bucket, names.s3_prefix() + "/") == []
+    assert "cleanup of namespace" in (tmp_path / "closed" / "summary.md").read_text()
