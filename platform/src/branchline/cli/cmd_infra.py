@@ -1,0 +1,144 @@
+"""`branchline infra print | validate | deploy`: the platform's CloudFormation stacks (docs/infra.md).
+
+Module level stays light (typer/rich): boto3, PyYAML and cfn-lint load inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+
+
+class Stack(StrEnum):
+    shared = "shared"
+    project = "project"
+
+
+def _print_changes(result: Any) -> None:
+    from rich.table import Table
+
+    verb = "create" if result.change_type == "CREATE" else "update"
+    if not result.changes:
+        console.print(f"{result.stack_name}: change set to {verb} the stack has no resource changes")
+        return
+    table = Table(title=f"{result.stack_name}: {verb}", title_justify="left")
+    for column in ("action", "resource", "type", "replacement"):
+        table.add_column(column)
+    for change in result.changes:
+        table.add_row(change.action, change.logical_id, change.resource_type, change.replacement)
+    console.print(table)
+
+
+def _project_parameters(github_repo: str | None, given: dict[str, str], region: str | None,
+                        stack_name: str | None) -> dict[str, str]:
+    """Defaults from [tool.branchline] and the account; `given` wins.
+
+    Whether to create GitHub's OIDC provider is decided only when the stack is new (is the provider
+    already in the account?); on update the stack keeps its earlier choice, since the provider it
+    created itself must not be mistaken for someone else's and deleted.
+    """
+    from branchline.aws import infra
+    from branchline.aws.session import aws_errors, client
+    from branchline.config import load_config
+    from branchline.errors import ConfigError
+    from branchline.namespaces.names import validate_project
+
+    config = load_config()
+    project = validate_project(str(given.get("Project") or config.project))
+    repository = github_repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repository and not {"GitHubOrg", "GitHubRepo"} <= set(given):
+        raise ConfigError(
+            "the project stack needs the GitHub repository its workflows run in",
+            hint="pass --github-repo ORG/REPO (spelled as on GitHub: the OIDC subject is case-sensitive)",
+        )
+    exists: bool | None = None
+    name = stack_name or infra.default_stack_name("project", project)
+    with aws_errors("looking for GitHub's OIDC provider"):
+        if "CreateOidcProvider" not in given and infra.describe_stack(client("cloudformation", region_name=region),
+                                                                      name) is None:
+            exists = infra.oidc_provider_exists(client("iam", region_name=region))
+            console.print(f"GitHub OIDC provider {'found: reusing it' if exists else 'not found: creating it'}")
+    defaults = infra.project_parameters(
+        project,
+        repository or f"{given['GitHubOrg']}/{given['GitHubRepo']}",
+        production_branch=config.production_branch,
+        bucket=config.get("aws.bucket") or None,
+        oidc_provider_exists=exists,
+    )
+    return defaults | given
+
+
+def register(app: typer.Typer) -> None:
+    infra_app = typer.Typer(
+        help="The platform's AWS infrastructure (CloudFormation): shared Batch queues, per-project roles.",
+        no_args_is_help=True,
+    )
+    app.add_typer(infra_app, name="infra")
+
+    @infra_app.command("print", help="Print a CloudFormation template (both when --stack is not given).")
+    def print_(stack: Stack | None = typer.Option(None, "--stack", help="shared or project.")) -> None:
+        from branchline.aws import infra
+
+        chosen = [stack.value] if stack else list(infra.TEMPLATES)
+        for name in chosen:
+            if len(chosen) > 1:
+                sys.stdout.write(f"# ---- {infra.template_path(name).name}\n")
+            sys.stdout.write(infra.template_text(name))
+
+    @infra_app.command(help="Lint the templates with cfn-lint (exit 1 on any finding).")
+    def validate(
+        stack: Stack | None = typer.Option(None, "--stack", help="shared or project (default: both)."),
+        region: list[str] = typer.Option(["us-east-1"], "--region", help="Regions to check resource specs for."),
+    ) -> None:
+        from branchline.aws import infra
+
+        findings = [f for name in ([stack.value] if stack else list(infra.TEMPLATES))
+                    for f in infra.lint_template(name, region)]
+        for f in findings:
+            console.print(f"{infra.template_path(f.stack).name}:{f.line}: {f.rule} {f.message}", markup=False)
+        if findings:
+            raise infra.InfraError(f"cfn-lint found {len(findings)} problem(s) (listed above)",
+                                   hint="fix the templates under platform/src/branchline/aws/templates/")
+        console.print("templates are cfn-lint clean")
+
+    @infra_app.command(help="Create or update a stack through a change set (--dry-run: show it, change nothing).")
+    def deploy(
+        stack: Stack = typer.Option(..., "--stack", help="shared (once per account/region) or project."),
+        param: list[str] = typer.Option([], "--param", "-p", help="Template parameter KEY=VALUE (repeatable)."),
+        github_repo: str | None = typer.Option(None, "--github-repo",
+                                               help="ORG/REPO of the project (default: $GITHUB_REPOSITORY)."),
+        stack_name: str | None = typer.Option(None, "--stack-name", help="Default: branchline-shared / "
+                                              "branchline-<project>."),
+        region: str | None = typer.Option(None, "--region", help="Default: AWS_REGION, then [tool.branchline.aws]."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show the change set, then delete it."),
+    ) -> None:
+        from branchline.aws import infra
+        from branchline.aws.session import aws_errors, client
+
+        given = infra.parse_overrides(param)
+        if stack is Stack.project:
+            given = _project_parameters(github_repo, given, region, stack_name)
+        name = stack_name or infra.default_stack_name(stack.value, given.get("Project"))
+        tags = {"branchline:component": stack.value}
+        if stack is Stack.project:
+            tags["branchline:project"] = given["Project"]
+        with aws_errors(f"deploying stack {name}"):
+            result = infra.deploy_stack(
+                client("cloudformation", region_name=region), name, infra.template_text(stack.value), given,
+                dry_run=dry_run, tags=tags, stack=stack.value, on_changes=_print_changes,
+            )
+        if result.status == "UNCHANGED":
+            console.print(f"{name}: [green]up to date[/] (no changes)")
+        elif result.status == "DRY_RUN":
+            console.print(f"{name}: dry run, nothing changed (change set deleted)")
+        else:
+            console.print(f"{name}: [green]{result.status}[/]")
+            for key, value in result.outputs.items():
+                console.print(f"  {key} = {value}", markup=False)

@@ -1,0 +1,286 @@
+"""The CloudFormation templates: cfn-lint clean, and the security model holds in their IAM policies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from branchline.aws import infra
+from branchline.namespaces import Names
+from branchline.namespaces.derive import namespace_for_branch
+
+from tests.infra.policy import ACCOUNT, REGION, Rendering, allows, as_list, load, role_statements
+
+PROJECT = "iris-classifier"
+BUCKET = "iris-classifier-artifacts"
+PARAMS = {"Project": PROJECT, "GitHubOrg": "Acme", "GitHubRepo": "iris", "BucketName": BUCKET}
+GITHUB = "token.actions.githubusercontent.com"
+BRANCHLINE = Path(sys.executable).parent / "branchline"
+
+# The only Allow statements with "Resource": "*": the APIs below have no resource-level permissions.
+STAR_RESOURCE_ACTIONS = {
+    "batch:DescribeJobs": "Batch has no resource-level permissions for Describe*/List* calls",
+    "batch:DescribeJobDefinitions": "same",
+    "batch:DescribeJobQueues": "same",
+    "batch:ListJobs": "same",
+    "states:ListStateMachines": "account-wide listing; no resource ARN exists for it",
+    "states:ValidateStateMachineDefinition": "validates a definition, acts on no resource",
+    "scheduler:ListSchedules": "account-wide listing",
+    "tag:GetResources": "the tagging API takes no resource ARN (the sweeper filters by tag values)",
+    "ecr:GetAuthorizationToken": "registry login; the API has no resource-level permissions",
+    **{
+        f"logs:{a}": "CloudWatch Logs vended-log delivery for Step Functions logging requires '*'"
+        for a in ("CreateLogDelivery", "GetLogDelivery", "UpdateLogDelivery", "DeleteLogDelivery",
+                  "ListLogDeliveries", "PutResourcePolicy", "DescribeResourcePolicies", "DescribeLogGroups")
+    },
+}
+
+
+def _arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+
+@pytest.fixture(scope="module")
+def project() -> Rendering:
+    return Rendering(load("project"), PARAMS)
+
+
+@pytest.fixture(scope="module")
+def shared() -> Rendering:
+    return Rendering(load("shared"), {"SubnetIds": "subnet-1", "SecurityGroupIds": "sg-1"})
+
+
+def _roles(rendering: Rendering) -> dict[str, dict[str, Any]]:
+    return {lid: rendering.resource(lid) for lid, r in rendering.template["Resources"].items()
+            if r["Type"] == "AWS::IAM::Role"}
+
+
+def _statements(rendering: Rendering, logical_id: str) -> list[dict[str, Any]]:
+    return list(role_statements(rendering.resource(logical_id)))
+
+
+def _trust(rendering: Rendering, logical_id: str) -> list[dict[str, Any]]:
+    return rendering.resource(logical_id)["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+
+# ------------------------------------------------------------------------------------------ lint
+@pytest.mark.parametrize("stack", sorted(infra.TEMPLATES))
+def test_cfn_lint_is_clean(stack: str) -> None:
+    assert infra.lint_template(stack, ["us-east-1", "eu-west-1"]) == []
+
+
+def test_validate_command_reports_a_broken_template(tmp_path: Path) -> None:
+    """`branchline infra validate` is live: it passes on ours and fails, naming the rule, on a broken copy."""
+    ok = subprocess.run([str(BRANCHLINE), "infra", "validate"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = infra.template_text("shared").replace("Type: AWS::Batch::JobQueue", "Type: AWS::Batch::JobQeue")
+    from cfnlint.api import lint
+
+    assert {m.rule.id for m in lint(broken)} >= {"E3006"}
+
+
+# ------------------------------------------------------------------------------------------ trust
+def test_ci_role_trusts_exactly_the_pull_request_subject(project: Rendering) -> None:
+    (statement,) = _trust(project, "CiRole")
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"] == {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"}
+    assert statement["Condition"] == {
+        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:Acme/iris:pull_request"}
+    }
+
+
+def test_release_role_trusts_only_the_production_environment(project: Rendering) -> None:
+    (statement,) = _trust(project, "ReleaseRole")
+    assert statement["Condition"] == {
+        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:Acme/iris:environment:production"}
+    }
+
+
+def test_prune_role_trusts_only_the_production_branch(project: Rendering) -> None:
+    (statement,) = _trust(project, "PruneRole")
+    assert statement["Condition"]["StringEquals"][f"{GITHUB}:sub"] == "repo:Acme/iris:ref:refs/heads/main"
+
+
+def test_github_trust_uses_no_wildcards_and_always_checks_the_audience(project: Rendering) -> None:
+    federated = 0
+    for logical_id in _roles(project):
+        for statement in _trust(project, logical_id):
+            principal = statement["Principal"]
+            assert principal != "*" and "AWS" not in principal, logical_id
+            if "Federated" not in principal:
+                assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}, logical_id
+                continue
+            federated += 1
+            assert set(statement["Condition"]) == {"StringEquals"}, f"{logical_id}: StringLike would allow globs"
+            claims = statement["Condition"]["StringEquals"]
+            assert claims[f"{GITHUB}:aud"] == "sts.amazonaws.com"
+            assert not set(claims[f"{GITHUB}:sub"]) & {"*", "?"}, logical_id
+    assert federated == 3
+
+
+def test_existing_oidc_provider_is_referenced_not_created(project: Rendering) -> None:
+    reuse = Rendering(project.template, PARAMS | {"CreateOidcProvider": "false"})
+    assert not reuse.conditions["CreateOidc"]
+    (statement,) = _trust(reuse, "CiRole")
+    assert statement["Principal"]["Federated"] == f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"
+    assert project.template["Resources"]["GitHubOidcProvider"]["Condition"] == "CreateOidc"
+
+
+# ------------------------------------------------------------------------------------------ least privilege
+@pytest.mark.parametrize("stack", sorted(infra.TEMPLATES))
+def test_no_wildcard_action_and_star_resources_only_where_aws_requires(stack: str, project: Rendering,
+                                                                        shared: Rendering) -> None:
+    rendering = project if stack == "project" else shared
+    for logical_id, role in _roles(rendering).items():
+        for statement in role_statements(role):
+            actions = as_list(statement["Action"])
+            assert "*" not in actions, f"{logical_id}/{statement.get('Sid')}"
+            if statement["Effect"] == "Deny":
+                continue
+            assert not any("*" in a for a in actions), f"{logical_id}/{statement.get('Sid')}: {actions}"
+            if "*" in as_list(statement["Resource"]):
+                unexplained = [a for a in actions if a not in STAR_RESOURCE_ACTIONS]
+                assert unexplained == [], f"{logical_id}/{statement.get('Sid')}: {unexplained} on '*'"
+
+
+def _names(project: str, namespace: str) -> dict[str, str]:
+    names = Names(project, namespace)
+    flow, step = "TrainFlow", "train_model"
+    return {
+        "machine": _arn("states", f"stateMachine:{names.state_machine(flow)}"),
+        "alias": _arn("states", f"stateMachine:{names.state_machine(flow)}:{names.alias()}"),
+        "execution": _arn("states", f"execution:{names.state_machine(flow)}:run-1"),
+        "jobdef": _arn("batch", f"job-definition/{names.job_definition(flow, step)}"),
+        "jobdef_rev": _arn("batch", f"job-definition/{names.job_definition(flow, step)}:3"),
+        "object": f"arn:aws:s3:::{BUCKET}/{names.s3_prefix()}/runs/{flow}/run-1/start/0/data.pkl",
+        "schedule": _arn("scheduler", f"schedule/default/{names.schedule(flow)}"),
+    }
+
+
+def _deploy_calls(n: dict[str, str], queue: str) -> list[tuple[str, str]]:
+    """What deploying and running a namespace takes."""
+    return [
+        ("states:CreateStateMachine", n["machine"]), ("states:UpdateStateMachine", n["machine"]),
+        ("states:UpdateStateMachineAlias", n["alias"]), ("states:StartExecution", n["alias"]),
+        ("states:StopExecution", n["execution"]),
+        ("batch:RegisterJobDefinition", n["jobdef"]), ("batch:DeregisterJobDefinition", n["jobdef_rev"]),
+        ("batch:SubmitJob", n["jobdef_rev"]), ("batch:SubmitJob", _arn("batch", f"job-queue/{queue}")),
+        ("s3:PutObject", n["object"]), ("s3:GetObject", n["object"]),
+    ]
+
+
+BRANCH = namespace_for_branch('zzz";echo${IFS}"hi";#/a-very-long-feature-branch-name')
+
+
+def test_names_of_a_branch_namespace_are_within_the_ci_role(project: Rendering) -> None:
+    """Sanity for the next test: the patterns match the names `branchline.namespaces.Names` derives."""
+    ci = _statements(project, "CiRole")
+    for action, arn in _deploy_calls(_names(PROJECT, BRANCH), "branchline-shared"):
+        assert allows(ci, action, arn), f"ci role cannot {action} on {arn}"
+    release = _statements(project, "ReleaseRole")
+    for action, arn in _deploy_calls(_names(PROJECT, "prod"), "branchline-prod"):
+        assert allows(release, action, arn), f"release role cannot {action} on {arn}"
+
+
+@pytest.mark.parametrize("role", ["CiRole", "PruneRole", "BranchStatesRole", "BranchJobRole"])
+def test_nothing_a_pull_request_can_use_reaches_production(project: Rendering, role: str) -> None:
+    statements = _statements(project, role)
+    prod = _names(PROJECT, "prod")
+    reach = [*_deploy_calls(prod, "branchline-prod"),
+             ("states:DeleteStateMachine", prod["machine"]), ("s3:DeleteObject", prod["object"]),
+             ("scheduler:CreateSchedule", prod["schedule"]),
+             ("batch:SubmitJob", _arn("batch", "job-queue/branchline-prod"))]
+    reach += [("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-{r}")
+              for r in ("states-prod", "job-prod", "scheduler", "release")]
+    granted = {(a, r): allows(statements, a, r) for a, r in reach}
+    assert {k: v for k, v in granted.items() if v} == {}
+
+
+def test_job_control_without_names_is_limited_by_namespace_tag(project: Rendering) -> None:
+    """Batch job ARNs carry no name: TerminateJob/CancelJob for branches need the branch namespace tag."""
+    for role in ("CiRole", "PruneRole"):
+        (statement,) = [s for s in _statements(project, role) if "batch:TerminateJob" in as_list(s["Action"])]
+        assert statement["Condition"] == {"StringLike": {"aws:ResourceTag/branchline:namespace": "br-*"}}
+    denies = [s for s in _statements(project, "CiRole") if s["Effect"] == "Deny"]
+    assert {next(iter(s["Condition"]["StringEquals"])) for s in denies} == {
+        "aws:ResourceTag/branchline:namespace", "aws:RequestTag/branchline:namespace"}
+
+
+def test_branch_job_role_reads_and_writes_its_prefix_only(project: Rendering) -> None:
+    statements = _statements(project, "BranchJobRole")
+    assert {a for s in statements for a in as_list(s["Action"])} == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    own = _names(PROJECT, BRANCH)["object"]
+    assert allows(statements, "s3:PutObject", own)
+    assert not allows(statements, "s3:PutObject", f"arn:aws:s3:::{BUCKET}/branchline/other-project/br-x/a")
+
+
+def test_states_roles_have_what_batch_sync_and_distributed_map_need(project: Rendering) -> None:
+    statements = _statements(project, "BranchStatesRole")
+    rule = _arn("events", "rule/StepFunctionsGetEventsForBatchJobsRule")
+    machine = _names(PROJECT, BRANCH)["machine"]
+    for action, arn in [("events:PutTargets", rule), ("events:PutRule", rule), ("events:DescribeRule", rule),
+                        ("batch:DescribeJobs", "*"), ("batch:TerminateJob", _arn("batch", "job/abc")),
+                        ("states:StartExecution", machine),
+                        ("states:DescribeExecution", _arn("states", f"execution:{machine.rsplit(':', 1)[1]}/m:1")),
+                        ("s3:GetObject", _names(PROJECT, BRANCH)["object"])]:
+        assert allows(statements, action, arn), (action, arn)
+    scheduler = _statements(project, "SchedulerRole")
+    assert allows(scheduler, "states:StartExecution", _names(PROJECT, "prod")["alias"])
+    assert not allows(scheduler, "states:StartExecution", _names(PROJECT, BRANCH)["alias"])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "gap in branchline.namespaces.text.fit_name (not in infra): for projects longer than ~17 characters "
+    "with long flow/branch names, the project part is shortened, so names leave the `<project>-br-*` "
+    "IAM patterns and deploys fail closed with AccessDenied. Fix: never shrink the project or the "
+    "namespace kind prefix (`br-`, `prod`)."))
+def test_names_of_long_projects_keep_the_prefix_iam_relies_on() -> None:
+    project = "p" * 40
+    names = Names(project, namespace_for_branch("feature/" + "x" * 60))
+    flow = "TrainFlowWithAVeryLongClassNameIndeed"
+    for name in (names.state_machine(flow), names.job_definition(flow, "s" * 60), names.schedule(flow)):
+        assert name.startswith(f"{project}-br-"), name
+
+
+# ------------------------------------------------------------------------------------------ resources
+def test_bucket_is_private_encrypted_versioned_and_expires_branch_prefixes(project: Rendering) -> None:
+    props = project.resource("ArtifactBucket")["Properties"]
+    assert props["BucketName"] == BUCKET
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    branch = rules["expire-branch-namespaces"]
+    assert branch["Prefix"] == f"branchline/{PROJECT}/br-" and branch["ExpirationInDays"] == "14"
+    assert Names(PROJECT, BRANCH).s3_prefix().startswith(branch["Prefix"])
+    assert not Names(PROJECT, "prod").s3_prefix().startswith(branch["Prefix"])
+    (deny,) = project.resource("ArtifactBucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_image_repository_is_immutable_scanned_and_keeps_production_images(project: Rendering) -> None:
+    props = project.resource("ImageRepository")["Properties"]
+    assert props["RepositoryName"] == PROJECT  # [tool.branchline.aws] image_repository ends with /<project>
+    assert props["ImageTagMutability"] == "IMMUTABLE"
+    assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    by_prefix = {tuple(r["selection"].get("tagPrefixList", [])): r for r in rules}
+    assert by_prefix[("deps-",)]["selection"]["countNumber"] == 30
+    # ECR: an image matched by a higher-priority rule is never expired by a lower one.
+    assert by_prefix[("prod-",)]["rulePriority"] < by_prefix[("deps-",)]["rulePriority"]
+
+
+def test_shared_stack_has_two_queues_and_spot_only_for_branches(shared: Rendering) -> None:
+    queues = {shared.resource(q)["Properties"]["JobQueueName"] for q in ("SharedJobQueue", "ProdJobQueue")}
+    assert queues == {"branchline-shared", "branchline-prod"}
+    spot = Rendering(shared.template, shared.params | {"BranchesUseSpot": "true", "ComputeType": "FARGATE"})
+    assert spot.resource("SharedComputeEnvironment")["Properties"]["ComputeResources"]["Type"] == "FARGATE_SPOT"
+    assert spot.resource("ProdComputeEnvironment")["Properties"]["ComputeResources"]["Type"] == "FARGATE"
+    assert "InstanceRole" not in spot.resource("ProdComputeEnvironment")["Properties"]["ComputeResources"]
+    assert shared.resource("JobLogGroup")["Properties"]["LogGroupName"] == "/aws/batch/job"
