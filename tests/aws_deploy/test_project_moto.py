@@ -63,6 +63,8 @@ def make_project(root: Path, project: str, aws: Infra, keep_versions: int = 10) 
         [tool.branchline.aws]
         states_role_arn = "{aws.states_role_arn}"
         job_role_arn = "{aws.job_role_arn}"
+        production_states_role_arn = "{aws.states_role_arn}"
+        production_job_role_arn = "{aws.job_role_arn}"
         job_queue = "{aws.job_queue}"
         production_job_queue = "{aws.production_job_queue}"
         keep_versions = {keep_versions}

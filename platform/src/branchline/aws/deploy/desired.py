@@ -59,7 +59,7 @@ def desired_flow(
         flow_file=flow_file,
         image=image,
         job_queue=settings.queue_for(names.namespace),
-        job_role_arn=settings.job_role_arn,
+        job_role_arn=settings.job_role_for(names.namespace),
         datastore_root=f"{settings.datastore_root}/branchline/{names.project}",
         code_package=code_package,
         tracking_uri=tracking_uri,
@@ -91,7 +91,7 @@ def desired_flow(
     return DesiredFlow(
         flow=graph.name,
         state_machine_name=names.state_machine(graph.name),
-        role_arn=settings.states_role_arn,
+        role_arn=settings.states_role_for(names.namespace),
         job_definitions=job_definitions,
         compile_definition=compile_definition,
         tags=names.tags(graph.name, git_sha),

@@ -25,6 +25,27 @@ class AwsSettings:
     bucket: str
     scheduler_role_arn: str
     keep_versions: int = DEFAULT_KEEP_VERSIONS
+    production_states_role_arn: str | None = None
+    production_job_role_arn: str | None = None
+
+    def _production(self, value: str | None, key: str) -> str:
+        if not value:
+            raise ConfigError(
+                f"missing setting tool.branchline.aws.{key} (needed to deploy prod)",
+                hint=f"production never uses the branches' roles; {_INFRA_HINT}",
+            )
+        return value
+
+    def states_role_for(self, namespace: str) -> str:
+        """Branch namespaces and prod run under different roles: a branch can never write prod's data."""
+        if is_production(namespace):
+            return self._production(self.production_states_role_arn, "production_states_role_arn")
+        return self.states_role_arn
+
+    def job_role_for(self, namespace: str) -> str:
+        if is_production(namespace):
+            return self._production(self.production_job_role_arn, "production_job_role_arn")
+        return self.job_role_arn
 
     def queue_for(self, namespace: str) -> str:
         """Branches share one queue (Batch allows 50 per region); prod has its own."""
@@ -72,6 +93,8 @@ def aws_settings(config: Config) -> AwsSettings:
         bucket=_bucket(config),
         scheduler_role_arn=str(config.get("aws.scheduler_role_arn") or states_role),
         keep_versions=keep,
+        production_states_role_arn=config.get("aws.production_states_role_arn") or None,
+        production_job_role_arn=config.get("aws.production_job_role_arn") or None,
     )
 
 
