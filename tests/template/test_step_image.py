@@ -47,7 +47,8 @@ def test_dockerfile_shape(default_project: Path) -> None:
     assert [args for word, args in steps if word == "FROM"] == ["${BASE_IMAGE} AS build", "${BASE_IMAGE}"]
     users = [args for word, args in steps if word == "USER"]
     assert users and users[-1] not in ("root", "0"), "the image runs as a non-root user"
-    assert steps[-1] == ("ENTRYPOINT", '["branchline", "task"]')
+    assert steps[-1] == ("CMD", '["branchline", "task"]')
+    assert "ENTRYPOINT" not in [instruction for instruction, _ in steps]  # the job definition's command runs as is
     # The context (requirements and wheels only) goes to the build stage; the image gets the virtualenv.
     assert [args for word, args in steps if word in ("COPY", "ADD")] == [". .", "--from=build /opt/venv /opt/venv"]
     run = " ".join(args for word, args in steps if word == "RUN")
@@ -139,6 +140,6 @@ def test_step_image_builds_offline_and_runs_as_non_root(
         imports = "import branchline, boto3, mlflow, great_expectations, sklearn, pandas"
         run("--entrypoint", "python3", tag, "-c", imports)
         run("--entrypoint", "sh", tag, "-c", "test ! -e /build && test -z \"$(find /home/branchline -name '*.py')\"")
-        run(tag, "--help")  # the entrypoint: branchline task
+        run(tag, "branchline", "task", "--help")  # what the job definition runs
     finally:
         subprocess.run([*docker, "rmi", "--force", tag], capture_output=True, timeout=120, check=False)

@@ -98,7 +98,28 @@ def remote_digest(docker_client: Any, ref: str, auth: dict[str, str] | None) -> 
         text = str(exc).lower()
         if "not found" in text or "manifest unknown" in text or "404" in text:
             return None
-        raise ImageError(f"cannot query the registry for {ref}: {exc.explanation or exc}") from None
+        raise registry_error(ref, str(exc.explanation or exc)) from None
+
+
+_UNREACHABLE = ("connection refused", "no such host", "timeout", "network is unreachable", ": eof")
+_DENIED = ("unauthorized", "denied", "authentication required", "403", "401")
+
+
+def registry_error(ref: str, detail: str) -> BranchlineError:
+    """One clear error for a registry the engine could not ask about `ref`: unreachable, refused, or other."""
+    host = ref.split("/", 1)[0]
+    lowered = detail.lower()
+    if any(word in lowered for word in _UNREACHABLE):
+        return ServiceUnreachable(
+            f"the image registry {host} did not answer for {ref}: {detail}",
+            hint=f"check that the registry at {host} is running and reachable from the Docker engine",
+        )
+    if any(word in lowered for word in _DENIED):
+        return ImageError(
+            f"the image registry {host} refused access to {ref}: {detail}",
+            hint="log the Docker engine in to the registry (ECR: AWS credentials that may pull and push)",
+        )
+    return ImageError(f"the image registry {host} failed for {ref}: {detail}", hint="check the repository name")
 
 
 def publish(
@@ -147,10 +168,10 @@ def publish(
     try:
         for event in client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
             if "error" in event:
-                raise ImageError(f"push of {ref} failed: {event['error']}")
+                raise registry_error(ref, f"push failed: {event['error']}")
             digest = (event.get("aux") or {}).get("Digest") or digest
     except APIError as exc:
-        raise ImageError(f"push of {ref} failed: {exc.explanation or exc}") from None
+        raise registry_error(ref, f"push failed: {exc.explanation or exc}") from None
     if not digest:
         digest = remote_digest(client, ref, auth)
     if not digest:

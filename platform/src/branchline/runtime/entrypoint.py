@@ -68,6 +68,19 @@ class TaskEnv:
         )
 
 
+def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract regular files and folders only, never outside `dest` (older Pythons lack filter="data")."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or (target != root and root not in target.parents):
+            raise ConfigError(f"code package entry {member.name!r} is not a plain file inside the package")
+    tar.extractall(dest)  # every member was checked above
+
+
 def unpack_code_package(url: str, dest_root: Path) -> Path:
     """Download (s3:// or a local path) and unpack the code tarball; reuse it when already there."""
     name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".tar.gz")
@@ -85,7 +98,7 @@ def unpack_code_package(url: str, dest_root: Path) -> Path:
         else:
             archive = Path(url)
         with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(dest, filter="data")
+            _safe_extract(tar, dest)
     (dest / ".branchline-unpacked").touch()
     return dest
 

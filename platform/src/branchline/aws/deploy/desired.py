@@ -64,6 +64,7 @@ def desired_flow(
         code_package=code_package,
         tracking_uri=tracking_uri,
         git_sha=git_sha,
+        environment=dict(settings.job_environment),
     )
     job_definitions = tuple(
         DesiredJobDefinition(

@@ -27,6 +27,7 @@ class AwsSettings:
     keep_versions: int = DEFAULT_KEEP_VERSIONS
     production_states_role_arn: str | None = None
     production_job_role_arn: str | None = None
+    job_environment: tuple[tuple[str, str], ...] = ()
 
     def _production(self, value: str | None, key: str) -> str:
         if not value:
@@ -95,7 +96,19 @@ def aws_settings(config: Config) -> AwsSettings:
         keep_versions=keep,
         production_states_role_arn=config.get("aws.production_states_role_arn") or None,
         production_job_role_arn=config.get("aws.production_job_role_arn") or None,
+        job_environment=_job_environment(config),
     )
+
+
+def _job_environment(config: Config) -> tuple[tuple[str, str], ...]:
+    """`[tool.branchline.aws.job_environment]`: extra variables for every step container (no secrets)."""
+    table = config.get("aws.job_environment", {}) or {}
+    if not isinstance(table, dict) or not all(isinstance(v, str | int | float | bool) for v in table.values()):
+        raise ConfigError(
+            "tool.branchline.aws.job_environment must be a table of NAME = \"value\"",
+            hint='e.g. [tool.branchline.aws.job_environment] LOG_LEVEL = "info"',
+        )
+    return tuple(sorted((str(k), str(v)) for k, v in table.items()))
 
 
 def configured_bucket(config: Config) -> str | None:
