@@ -31,7 +31,7 @@ class Reporter:
 
     def _print(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(text)
+            self.console.print(text, soft_wrap=True)
 
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False)
