@@ -101,7 +101,9 @@ class LocalSession:
         self.ds.write_run(flow, run_id, doc)
         from branchline.runtime.tracking_bridge import TrackingBridge
 
-        bridge = TrackingBridge.start(self.config, self.ds, doc) if self.config.tracking_enabled else None
+        bridge = None
+        if self.config.tracking_enabled:
+            bridge = TrackingBridge.start(self.config, self.ds, doc, wait=wait_tracking)
         reporter = Reporter(list(self.graph.steps), console=self.console, quiet=options.quiet)
         verb = "resuming" if options.origin_run_id else "running"
         if not options.quiet:

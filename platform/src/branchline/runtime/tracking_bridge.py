@@ -23,7 +23,7 @@ class TrackingBridge:
         self.proc = proc
 
     @classmethod
-    def start(cls, config: Config, ds: FlowDatastore, doc: dict[str, Any]) -> TrackingBridge:
+    def start(cls, config: Config, ds: FlowDatastore, doc: dict[str, Any], *, wait: bool = False) -> TrackingBridge:
         from branchline.tracking.recorder import start_recorder
 
         proc = start_recorder(
@@ -33,6 +33,7 @@ class TrackingBridge:
             run_id=doc["run_id"],
             project=config.project,
             tracking_uri=config.tracking_uri,
+            detached=not wait,
         )
         return cls(config, ds, doc, proc)
 
