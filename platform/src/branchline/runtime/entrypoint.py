@@ -189,5 +189,12 @@ def run_from_env(env: dict[str, str] | None = None, **overrides: Any) -> int:
         ds.write_run(flow, task.run_id, {**doc, "status": "succeeded", "finished": now_iso()})
     elif not outcome.ok and task.attempt + 1 >= task.max_attempts:
         ds.write_run(flow, task.run_id, {**doc, "status": "failed", "finished": now_iso()})
+        if tracking is not None:  # no recorder in containers: the last failed task closes the MLflow run
+            from branchline.tracking.task_run import finish_flow_run
+
+            try:
+                finish_flow_run(tracking, failed=True)
+            except Exception as exc:  # the task's own failure is what must be reported
+                print(f"branchline: could not close the MLflow run: {exc}", file=sys.stderr)
     sys.stdout.flush()
     return 0 if outcome.ok else 1

@@ -14,7 +14,6 @@ This module is imported by the runtime: stdlib only at module level.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import subprocess
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+
     from branchline.datastore.artifacts import FlowDatastore
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_ORPHANED = 0, 1, 2, 3
@@ -220,6 +221,8 @@ class Recorder:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m branchline.tracking.recorder", description=__doc__)
     for name in ("datastore-url", "namespace", "flow", "run-id", "project", "tracking-uri"):
         parser.add_argument(f"--{name}", required=True)

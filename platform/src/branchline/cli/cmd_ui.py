@@ -1,0 +1,60 @@
+"""`branchline ui`: the MLflow UI on this project's tracking store (the local sqlite store by default)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def ui_command(uri: str, *, host: str, port: int, python: str) -> list[str]:
+    """The `mlflow server` command line serving a local store, artifacts beside the database."""
+    from branchline.tracking.connect import sqlite_path
+
+    argv = [python, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    db = sqlite_path(uri)
+    if db is not None:
+        argv += ["--artifacts-destination", (db.parent / "mlartifacts").resolve().as_uri(), "--workers", "1"]
+    return argv
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    from branchline.errors import BranchlineError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise BranchlineError(
+                f"cannot serve the MLflow UI on {host}:{port}: {exc.strerror}",
+                hint="pass another --port (or stop what is listening there)",
+            ) from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help="Open the MLflow UI on this project's tracking store (.branchline/mlflow.db by default).")
+    def ui(
+        port: int = typer.Option(5000, "--port", "-p", help="Port to listen on."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 exposes it)."),
+    ) -> None:
+        import importlib.util
+        import os
+        import sys
+
+        from branchline.config import load_config
+        from branchline.errors import BranchlineError
+        from branchline.tracking.connect import is_http, prepare_local_store
+
+        uri = load_config().tracking_uri
+        if is_http(uri):
+            typer.echo(f"this project tracks to a remote MLflow server: open {uri}")
+            return
+        if importlib.util.find_spec("mlflow") is None:
+            raise BranchlineError("MLflow is not installed", hint="pip install 'branchline[tracking]'")
+        _check_port_free(host, port)
+        prepare_local_store(uri)
+        typer.echo(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C stops it", err=True)
+        argv = ui_command(uri, host=host, port=port, python=sys.executable)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, argv)  # the UI replaces this process: signals reach it directly

@@ -1,0 +1,89 @@
+"""Model registration from inside a step: log the model into the task's run and register a version.
+
+The version carries the run's identity (namespace, run id, git sha, flow, step) as tags, so the gate and
+a human can tell which branch and commit produced it. The alias `champion` is the gate's business.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from branchline.tracking.connect import TrackingError, call
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+# run tags copied onto the model version (short names, as the gate and the PR comment read them)
+VERSION_TAGS = {
+    "branchline.namespace": "namespace",
+    "branchline.run_id": "run_id",
+    "branchline.flow": "flow",
+    "branchline.step": "step",
+    "branchline.task_id": "task_id",
+    "branchline.git_sha": "git_sha",
+    "branchline.branch": "branch",
+    "branchline.pr_number": "pr_number",
+    "branchline.image": "image",
+}
+
+
+def default_model_name(project: str, flow: str, config: Any = None) -> str:
+    """`[tool.branchline.gates.<Flow>] model`, else `<project>-<flow lowercase>`."""
+    if config is None:
+        from branchline.config import load_config
+
+        config = load_config()
+    configured = config.get(f"gates.{flow}.model")
+    return str(configured) if configured else f"{project}-{flow.lower()}"
+
+
+def version_tags(run_tags: dict[str, str], extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """The version's tags: the run's identity under short names, then the caller's own."""
+    tags = {short: run_tags[key] for key, short in VERSION_TAGS.items() if run_tags.get(key)}
+    tags.update({str(k): str(v) for k, v in (extra or {}).items() if v is not None})
+    return tags
+
+
+def register_model(
+    model: Any,
+    *,
+    name: str | None = None,
+    flavor: str = "sklearn",
+    input_example: Any = None,
+    tags: dict[str, Any] | None = None,
+) -> ModelVersion:
+    """Log `model` with `mlflow.<flavor>.log_model` into the active task run and register it."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        raise TrackingError(
+            "register_model() needs an active MLflow run",
+            hint="call it inside a step of a flow run with tracking enabled (not BRANCHLINE_TRACKING=0)",
+        )
+    try:
+        flavor_module = importlib.import_module(f"mlflow.{flavor}")
+    except ImportError:
+        raise TrackingError(
+            f"unknown MLflow model flavor {flavor!r}", hint="use a module name of mlflow, e.g. 'sklearn'"
+        ) from None
+    uri = mlflow.get_tracking_uri()
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=mlflow.get_registry_uri())
+    run_tags = call(uri, "read the task run", client.get_run, run.info.run_id).data.tags
+    project = run_tags.get("branchline.project") or "project"
+    flow = run_tags.get("branchline.flow") or run.info.run_name or "flow"
+    model_name = name or default_model_name(project, flow)
+    info = call(
+        uri,
+        f"log and register model {model_name}",
+        flavor_module.log_model,
+        model,
+        name="model",
+        input_example=input_example,
+        registered_model_name=model_name,
+    )
+    version = str(info.registered_model_version)
+    for key, value in version_tags(run_tags, tags).items():
+        call(uri, "tag the model version", client.set_model_version_tag, model_name, version, key, value)
+    return call(uri, "read the model version", client.get_model_version, model_name, version)

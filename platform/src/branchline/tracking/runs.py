@@ -1,0 +1,145 @@
+"""MLflow runs of a flow run: the parent run, the nested task runs, and `mlflow.json` that links them.
+
+Used by the recorder (local runs, one background process) and by the task process itself in
+containers (`in_task` mode). `mlflow.json` in the run's datastore folder is how tasks find the
+parent run: `{"tracking_uri", "experiment_id", "run_id"}`, later `recorded: true` or `error`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.tracking.connect import call, ensure_experiment
+from branchline.tracking.tags import (
+    FINAL_TASK_STATUSES,
+    PARENT_TAG,
+    chunks,
+    iso_to_ms,
+    mlflow_json_key,
+    params_of,
+    run_tags,
+    task_run_name,
+    task_tags,
+)
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+
+# ----- mlflow.json
+def read_link(ds: FlowDatastore, flow: str, run_id: str) -> dict[str, Any] | None:
+    return ds.try_json(mlflow_json_key(ds.run_key(flow, run_id)))
+
+
+def write_link(ds: FlowDatastore, flow: str, run_id: str, data: dict[str, Any]) -> None:
+    ds.put_json(mlflow_json_key(ds.run_key(flow, run_id)), data)
+
+
+# ----- parent run
+def find_parent(client: MlflowClient, uri: str, experiment_id: str, run_doc: dict[str, Any]) -> str | None:
+    """An existing parent run of this flow run (a resumed container start, a second creator)."""
+    namespace, run_id = run_doc.get("namespace"), run_doc.get("run_id")
+    query = (
+        f"tags.`branchline.run_id` = '{run_id}' and tags.`branchline.namespace` = '{namespace}'"
+        " and tags.`branchline.role` = 'flow'"
+    )
+    found = call(uri, "search runs", client.search_runs, [experiment_id], filter_string=query, max_results=1)
+    return found[0].info.run_id if found else None
+
+
+def open_parent(
+    client: MlflowClient, uri: str, ds: FlowDatastore, run_doc: dict[str, Any], project: str
+) -> dict[str, Any]:
+    """Create the parent run with its tags and params; publish mlflow.json as soon as it exists."""
+    flow, run_id = run_doc["flow"], run_doc["run_id"]
+    experiment_id = ensure_experiment(client, uri, project, flow)
+    parent = find_parent(client, uri, experiment_id, run_doc)
+    if parent is None:
+        tags = {**run_tags({**run_doc, "project": project}), "branchline.role": "flow"}
+        run = call(
+            uri,
+            f"create the run of {flow}/{run_id}",
+            client.create_run,
+            experiment_id,
+            start_time=iso_to_ms(run_doc.get("started")),
+            tags=tags,
+            run_name=run_id,
+        )
+        parent = run.info.run_id
+    link = {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": parent}
+    write_link(ds, flow, run_id, link)
+    log_params(client, uri, parent, run_doc)
+    return link
+
+
+def log_params(client: MlflowClient, uri: str, mlflow_run_id: str, run_doc: dict[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    existing = call(uri, "read run", client.get_run, mlflow_run_id).data.params
+    params = [Param(k, v) for k, v in params_of(run_doc).items() if k not in existing]
+    for batch in chunks(params):
+        call(uri, "log params", client.log_batch, mlflow_run_id, params=batch)
+
+
+def close_parent(client: MlflowClient, uri: str, mlflow_run_id: str, status: str, end_ms: int | None) -> None:
+    call(uri, "end the flow run", client.set_terminated, mlflow_run_id, status, end_ms)
+
+
+# ----- task runs
+def create_task_run(
+    client: MlflowClient,
+    uri: str,
+    link: dict[str, Any],
+    tags: dict[str, str],
+    *,
+    step: str,
+    task_id: str,
+    start_ms: int | None = None,
+) -> str:
+    """A nested run under the parent named `<step>/<task_id>`; returns its id."""
+    run = call(
+        uri,
+        f"create the run of task {step}/{task_id}",
+        client.create_run,
+        link["experiment_id"],
+        start_time=start_ms,
+        tags={**tags, PARENT_TAG: link["run_id"], "branchline.role": "task"},
+        run_name=task_run_name(step, task_id),
+    )
+    return str(run.info.run_id)
+
+
+def set_tags(client: MlflowClient, uri: str, mlflow_run_id: str, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    items = [RunTag(k, v) for k, v in tags.items()]
+    for batch in chunks(items):
+        call(uri, "set tags", client.log_batch, mlflow_run_id, tags=batch)
+
+
+def record_task(
+    client: MlflowClient,
+    uri: str,
+    link: dict[str, Any],
+    run_doc: dict[str, Any],
+    step: str,
+    task_id: str,
+    meta: dict[str, Any],
+) -> str:
+    """Record one finished task: its own nested run if it made one, else a new one; tags + status."""
+    tags = task_tags(run_tags_=run_tags(run_doc), step=step, task_id=task_id, meta=meta)
+    status = FINAL_TASK_STATUSES[meta["status"]]
+    end_ms = iso_to_ms(meta.get("finished"))
+    existing = meta.get("mlflow_run_id")
+    if existing:
+        set_tags(client, uri, existing, tags)
+        run = call(uri, "read run", client.get_run, existing)
+        if run.info.status != status:
+            call(uri, "end a task run", client.set_terminated, existing, status, end_ms)
+        return str(existing)
+    mlflow_run_id = create_task_run(
+        client, uri, link, tags, step=step, task_id=task_id, start_ms=iso_to_ms(meta.get("started"))
+    )
+    call(uri, "end a task run", client.set_terminated, mlflow_run_id, status, end_ms)
+    return mlflow_run_id

@@ -1,0 +1,146 @@
+"""What a flow run and its tasks look like in MLflow: names, tags, statuses (pure functions, no mlflow).
+
+The recorder (local runs) and the task process (containers) both build MLflow runs from the same
+datastore documents, so the mapping lives here once. Everything is a plain dict of strings so it can be
+tested without MLflow and imported by the runtime for free.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+# MLflow's own limits (mlflow.utils.validation); values past them are truncated, not rejected.
+MAX_TAG_VALUE = 8000
+MAX_PARAM_VALUE = 6000
+MAX_BATCH = 100
+
+PARENT_TAG = "mlflow.parentRunId"
+FINAL_RUN_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED"}
+FINAL_TASK_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
+
+
+def experiment_name(project: str, flow: str) -> str:
+    """Every flow of every namespace of a project shares one experiment; the namespace is a tag."""
+    return f"{project}/{flow}"
+
+
+def task_run_name(step: str, task_id: str) -> str:
+    return f"{step}/{task_id}"
+
+
+def mlflow_json_key(run_key: str) -> str:
+    """`<ns>/runs/<flow>/<run>/mlflow.json`: where the parent run id is published for the tasks."""
+    return f"{run_key}/mlflow.json"
+
+
+def _clean(tags: dict[str, Any]) -> dict[str, str]:
+    """Drop empty values, stringify the rest, truncate to MLflow's limit."""
+    out: dict[str, str] = {}
+    for key, value in tags.items():
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, list | tuple):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = json.dumps(value, sort_keys=True, default=str)
+        else:
+            text = str(value)
+        out[key] = text[:MAX_TAG_VALUE]
+    return out
+
+
+def run_tags(run_doc: dict[str, Any]) -> dict[str, str]:
+    """Tags of the parent run, from the run document (`run.json`); absent context is left out."""
+    git = run_doc.get("git") or {}
+    ci = run_doc.get("ci") or {}
+    return _clean(
+        {
+            "branchline.namespace": run_doc.get("namespace"),
+            "branchline.run_id": run_doc.get("run_id"),
+            "branchline.flow": run_doc.get("flow"),
+            "branchline.project": run_doc.get("project"),
+            "branchline.git_sha": git.get("sha"),
+            "branchline.branch": git.get("branch"),
+            "branchline.git_dirty": git.get("dirty") if git else None,
+            "branchline.pr_number": ci.get("pr_number"),
+            "branchline.ci_event": ci.get("event"),
+            "branchline.image": run_doc.get("image"),
+            "branchline.execution_arn": run_doc.get("execution_arn"),
+            "branchline.origin_run_id": run_doc.get("origin_run_id"),
+            # MLflow's own keys, so that its UI shows the commit, branch and source file.
+            "mlflow.source.git.commit": git.get("sha"),
+            "mlflow.source.git.branch": git.get("branch"),
+            "mlflow.source.name": run_doc.get("flow_file"),
+            "mlflow.source.type": "JOB",
+        }
+    )
+
+
+def task_tags(
+    *, run_tags_: dict[str, str], step: str, task_id: str, meta: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Tags of a task's nested run: the run's identity tags plus the task's own (attempt, Batch job...)."""
+    meta = meta or {}
+    inherited = {
+        k: v
+        for k, v in run_tags_.items()
+        if k
+        in (
+            "branchline.namespace",
+            "branchline.run_id",
+            "branchline.flow",
+            "branchline.project",
+            "branchline.git_sha",
+            "branchline.branch",
+            "branchline.pr_number",
+            "branchline.image",
+            "branchline.execution_arn",
+            "mlflow.source.git.commit",
+        )
+    }
+    own = _clean(
+        {
+            "branchline.step": step,
+            "branchline.task_id": task_id,
+            "branchline.attempt": meta.get("attempt"),
+            "branchline.batch_job_id": meta.get("batch_job_id"),
+            "branchline.artifacts": sorted(meta.get("artifacts") or []),
+            "branchline.foreach_num_splits": meta.get("foreach_num_splits"),
+            "branchline.cloned_from": meta.get("cloned_from"),
+            "branchline.error": _error_line(meta.get("error")),
+        }
+    )
+    return {**inherited, **own}
+
+
+def _error_line(error: dict[str, Any] | None) -> str | None:
+    if not error:
+        return None
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}"
+
+
+def params_of(run_doc: dict[str, Any]) -> dict[str, str]:
+    """Flow parameters as MLflow params (strings, truncated)."""
+    out: dict[str, str] = {}
+    for key, value in (run_doc.get("params") or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        out[str(key)] = text[:MAX_PARAM_VALUE]
+    return out
+
+
+def iso_to_ms(value: str | None) -> int | None:
+    """An ISO timestamp from the datastore to MLflow's epoch milliseconds (None stays None)."""
+    if not value:
+        return None
+    try:
+        return int(datetime.fromisoformat(value).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def chunks(items: list[Any], size: int = MAX_BATCH) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
