@@ -190,9 +190,7 @@ class EndToEnd:
         """``branchline.client.Run`` of a run, reading moto S3 as any user would."""
         from branchline import client as bl
 
-        bl.datastore(self.datastore_url())
-        bl.namespace(self.namespace)
-        return bl.Run(f"{proj.FLOW_CLASS}/{run_id}")
+        return bl.Run(f"{proj.FLOW_CLASS}/{run_id}", namespace=self.namespace, datastore=self.datastore_url())
 
     def job_logs(self, job_ids: list[str]) -> dict[str, list[str]]:
         """CloudWatch lines of each job (all attempts), by job id."""

@@ -53,4 +53,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.chdir(root)
     monkeypatch.delenv("BRANCHLINE_DATASTORE", raising=False)
     monkeypatch.delenv("BRANCHLINE_NAMESPACE", raising=False)
+    for name in [n for n in os.environ if n.startswith("MLFLOW_")]:
+        monkeypatch.delenv(name)  # other tests' MLflow settings must not leak into these runs
+    from branchline import client
+
+    client.datastore(None)
+    client.namespace(None)
     return Project(root=root, state=state)

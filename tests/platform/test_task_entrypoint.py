@@ -83,17 +83,13 @@ def test_entrypoint_runs_a_flow_task_by_task_on_s3(project, s3):
     assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs]
     assert [item["task_id"] for item in _items(s3, "run-ok")] == ["0-0", "0-1", "0-2"]
     assert "sizes [3, 6, 9]" in procs[-1].stdout
-    from branchline.client import Run, datastore
+    from branchline.client import Run
 
-    datastore(ROOT)
-    try:
-        run = Run("RemoteFlow/run-ok", namespace="br-test-1234abcd")
-        assert run.successful
-        assert run.data.sizes == [3, 6, 9]
-        assert [t.data.where for t in run["work"]] == ["0-0", "0-1", "0-2"]
-        assert run.params == {"factor": 3, "explode": False}
-    finally:
-        datastore(None)
+    run = Run("RemoteFlow/run-ok", namespace="br-test-1234abcd", datastore=ROOT)
+    assert run.successful
+    assert run.data.sizes == [3, 6, 9]
+    assert [t.data.where for t in run["work"]] == ["0-0", "0-1", "0-2"]
+    assert run.params == {"factor": 3, "explode": False}
 
 
 def test_entrypoint_exits_non_zero_with_the_users_traceback(project, s3):

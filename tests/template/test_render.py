@@ -31,6 +31,7 @@ EXPECTED_FILES = sorted(
         "Dockerfile",
         "README.md",
         "flows/train_flow.py",
+        "gx/.gitignore",
         "gx/expectations/predictions.json",
         "gx/expectations/raw_data.json",
         "gx/great_expectations.yml",
@@ -97,6 +98,7 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
         "tracking_uri": answers["mlflow_tracking_uri"],
     }
     domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
     assert branchline["aws"] == {
         "region": region,
         "account_id": account,
@@ -106,6 +108,16 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
         "max_concurrency": 16,
         "keep_versions": 10,
         "image_repository": f"{account}.dkr.ecr.{region}.{domain}/{slug}",
+        **{
+            key: f"arn:{partition}:iam::{account}:role/{slug}-{role}"
+            for key, role in (
+                ("states_role_arn", "states-branch"),
+                ("job_role_arn", "job-branch"),
+                ("production_states_role_arn", "states-prod"),
+                ("production_job_role_arn", "job-prod"),
+                ("scheduler_role_arn", "scheduler"),
+            )
+        },
     }
     assert branchline["gates"] == {
         "TrainFlow": {

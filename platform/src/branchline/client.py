@@ -30,12 +30,12 @@ def datastore(url: str | None) -> None:
     _datastore_url = url
 
 
-def _open(ns: str | None) -> FlowDatastore:
+def _open(ns: str | None, url: str | None = None) -> FlowDatastore:
     from branchline.config import load_config
     from branchline.datastore.storage import storage_from_url
     from branchline.runtime.run_info import local_namespace
 
-    url = _datastore_url or load_config().datastore_url
+    url = url or _datastore_url or load_config().datastore_url
     return FlowDatastore(storage_from_url(url), ns or _namespace or local_namespace())
 
 
@@ -137,11 +137,11 @@ def _task_order(task_id: str) -> tuple[int, ...]:
 class Run:
     """A run of a flow: `Run("Flow/run_id")`; `run["step"]`, `run.data` (the end step's artifacts)."""
 
-    def __init__(self, pathspec: str, *, namespace: str | None = None) -> None:
+    def __init__(self, pathspec: str, *, namespace: str | None = None, datastore: str | None = None) -> None:
         flow, _, run_id = pathspec.partition("/")
         if not flow or not run_id:
             raise ArtifactError(f"a run is named 'Flow/run_id', not {pathspec!r}")
-        self._ds = _open(namespace)
+        self._ds = _open(namespace, datastore)
         self.flow, self.id, self.pathspec = flow, run_id, pathspec
         if self._ds.read_run(flow, run_id) is None:
             raise ArtifactError(f"no run {pathspec} in namespace {self._ds.namespace} at {self._ds.storage.url}")

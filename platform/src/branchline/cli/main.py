@@ -44,7 +44,9 @@ _load_commands()
 def main() -> None:
     """Entry point: user mistakes print one line, no traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BranchlineError as exc:
         err_console.print("[red]error:[/] " + escape(str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -1,0 +1,95 @@
+"""The template's sample flow end to end: rendered by cookiecutter, run locally, gated on a real mlflow server.
+
+`evaluate_in_flow()` in the flow's `end` step is the only caller of the gate from inside a flow, so it is
+tested here for real: in `prod` the run promotes its model; a branch's run of the same flow only dry-runs.
+The generated project's own tests (unit + local flow runs) run too, with this checkout's environment
+(the slow tox test in tests/template builds fresh virtualenvs instead).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gate.mlstate import Project, artifact_text, champion, client
+from tests.template.rendering import render
+
+pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rendered project, under a unique name so its model is its own on the shared server."""
+    return render(tmp_path_factory.mktemp("sample"), project_name=f"Gate Sample {secrets.token_hex(3)}")
+
+
+def env_for(project: Path, **extra: str) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID")}
+    return {**inherited, "PYTHONPATH": str(project / "src"), **extra}
+
+
+def run_flow(project: Path, namespace: str, run_id: str, uri: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "flows/train_flow.py", "run", "--run-id", run_id, "--fast", "true", "--max_rows", "90"]
+    return subprocess.run(
+        [*argv, "--max-workers", "2"],
+        cwd=project,
+        env=env_for(project, BRANCHLINE_NAMESPACE=namespace, MLFLOW_TRACKING_URI=uri),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def flow_runs(uri: str, slug: str, run_id: str) -> tuple[str, dict[str, str]]:
+    """(parent run id, {step: task run id}) of a flow run, found by its tags as the gate finds them."""
+    c = client(uri)
+    experiment = c.get_experiment_by_name(f"{slug}/TrainFlow").experiment_id
+    query = f"tags.`branchline.run_id` = '{run_id}' and tags.`branchline.role` = 'flow'"
+    parent = c.search_runs([experiment], query)[0].info.run_id
+    tasks = c.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
+    return parent, {t.data.tags["branchline.step"]: t.info.run_id for t in tasks}
+
+
+def test_sample_flow_promotes_in_prod_and_only_dry_runs_on_a_branch(sample: Path, mlflow_server: str) -> None:
+    slug = sample.name
+    project = Project(sample, slug, f"{slug}-trainflow", mlflow_server)
+
+    done = run_flow(sample, "prod", "prod-1", mlflow_server)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert champion(project) == "1"
+    parent, tasks = flow_runs(mlflow_server, slug, "prod-1")
+    report = json.loads(artifact_text(project, parent, "gate/report.json"))
+    assert report["action"] == "promoted v1 to champion (was none)" and report["namespace"] == "prod"
+    assert "Promotion gate of `TrainFlow`: ✅ passed" in artifact_text(project, parent, "gate/report.md")
+    for step, suite in (("start", "raw_data"), ("evaluate", "predictions")):
+        paths = {a.path for a in client(mlflow_server).list_artifacts(tasks[step], "checks")}
+        assert paths == {f"checks/{suite}.json", f"checks/{suite}.html"}
+
+    done = run_flow(sample, "br-feature-abc123", "br-1", mlflow_server)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert champion(project) == "1"
+    assert "branchline.gate" not in client(mlflow_server).get_model_version(project.model, "2").tags
+    parent, _ = flow_runs(mlflow_server, slug, "br-1")
+    report = json.loads(artifact_text(project, parent, "gate/report.json"))
+    assert report["dry_run"] and report["action"] == "dry run: would promote v2 to champion (now v1)"
+
+
+def test_generated_project_tests_pass(sample: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=sample,
+        env=env_for(sample),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
