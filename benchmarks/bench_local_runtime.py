@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "bench-metaflow"
 
-TWO_STEP = '''
+TWO_STEP = """
 class TwoStep(FlowSpec):
     @step
     def start(self):
@@ -33,29 +33,33 @@ class TwoStep(FlowSpec):
     @step
     def end(self):
         pass
-'''
+"""
 
-LINEAR = '''
+LINEAR = (
+    """
 class Linear(FlowSpec):
     @step
     def start(self):
         self.x = 0
         self.next(self.s1)
-''' + "".join(
-    f'''
+"""
+    + "".join(
+        f"""
     @step
     def s{i}(self):
         self.x += 1
         self.next(self.{"s" + str(i + 1) if i < 4 else "end"})
-'''
-    for i in range(1, 5)
-) + '''
+"""
+        for i in range(1, 5)
+    )
+    + """
     @step
     def end(self):
         pass
-'''
+"""
+)
 
-FOREACH = '''
+FOREACH = """
 class Fan(FlowSpec):
     width = Parameter("width", default=2)
 
@@ -77,7 +81,7 @@ class Fan(FlowSpec):
     @step
     def end(self):
         pass
-'''
+"""
 
 
 def write_flow(directory: Path, name: str, body: str, framework: str) -> Path:
@@ -119,7 +123,10 @@ def main() -> None:
     base_env = {**os.environ, "USER": os.environ.get("USER", "bench"), "METAFLOW_DEFAULT_METADATA": "local"}
     base_env.pop("BRANCHLINE_DATASTORE", None)
     frameworks = {
-        "branchline": (Path(sys.executable), {**base_env, "BRANCHLINE_TRACKING": "1" if args.tracking == "on" else "0"}),
+        "branchline": (
+            Path(sys.executable),
+            {**base_env, "BRANCHLINE_TRACKING": "1" if args.tracking == "on" else "0"},
+        ),
         "metaflow": (mf_python, base_env),
     }
     scenarios = [
@@ -150,8 +157,10 @@ def main() -> None:
     rows = [(label, results[("branchline", label)], results[("metaflow", label)]) for label, *_ in scenarios]
     rows.append(("marginal cost per foreach task", marginal("branchline"), marginal("metaflow")))
     rows.append(("marginal cost per linear task", per_linear_task("branchline"), per_linear_task("metaflow")))
-    print(f"median of {args.repeat} runs, max-workers {args.max_workers}, branchline tracking {args.tracking}, "
-          f"metaflow {args.metaflow_version}, {os.cpu_count()} cores")
+    print(
+        f"median of {args.repeat} runs, max-workers {args.max_workers}, branchline tracking {args.tracking}, "
+        f"metaflow {args.metaflow_version}, {os.cpu_count()} cores"
+    )
     print(f"| {'scenario':34} | {'branchline (s)':>14} | {'metaflow (s)':>12} | {'metaflow / branchline':>21} |")
     print(f"|{'-' * 36}|{'-' * 16}:|{'-' * 14}:|{'-' * 23}:|")
     for label, ours, theirs in rows:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from statelint.linter import Linter
+
 from branchline.aws.compile import (
     CompileContext,
     JobDefinitionSpec,
@@ -20,8 +22,6 @@ from branchline.aws.compile import (
 )
 from branchline.graph.model import FlowGraph
 from branchline.graph.parse import build_graph, graph_from_file
-from statelint.linter import Linter
-
 from tests.flows import flow_path
 
 ACCOUNT = "123456789012"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from branchline.aws.compile import DEFINITION_MAX_BYTES, definition_json
 
+from branchline.aws.compile import DEFINITION_MAX_BYTES, definition_json
 from tests.aws_compile.support import compile_flow, lint, scope_of, tasks, walk
 from tests.flows import FLOWS
 

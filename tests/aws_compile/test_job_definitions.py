@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 import pytest
+
 from branchline.aws.compile import CompileError, compile_job_definitions
 from branchline.namespaces import Names, namespace_for_branch
 from branchline.namespaces.limits import BATCH
-
 from tests.aws_compile.support import compile_flow, graph_from_source, make_ctx
 
 USER_FAILURE = {"exitCode": 1, "reason": "", "statusReason": "Essential container in task exited"}

@@ -8,7 +8,6 @@ import json
 from branchline.aws.compile import CONTAINER_OVERRIDES_MAX_CHARS, PARAMS_MAX_JSON_CHARS, definition_json
 from branchline.namespaces import namespace_for_branch
 from branchline.namespaces.limits import BATCH, PROJECT_MAX_LENGTH
-
 from tests.aws_compile.support import compile_graph, graph_from_source, lint, make_ctx, resolve_payload, tasks, walk
 
 LONG = "x" * 120

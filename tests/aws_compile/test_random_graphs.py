@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from branchline.aws.compile import DEFINITION_MAX_BYTES, definition_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from branchline.aws.compile import DEFINITION_MAX_BYTES, definition_json
 from tests.aws_compile.support import compile_graph, graph_from_source, lint, tasks, walk
 
 

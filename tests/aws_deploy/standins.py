@@ -16,7 +16,6 @@ from typing import Any
 from branchline.aws.deploy.models import DesiredFlow, DesiredJobDefinition, DesiredSchedule
 from branchline.aws.deploy.planner import SPEC_HASH_TAG
 from branchline.namespaces import Names, is_production
-
 from tests.aws_deploy.conftest import Infra
 
 STEPS = ("start", "end")

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from rich.console import Console
+
 from branchline.aws.deploy.apply import apply_desired
 from branchline.aws.deploy.executor import CallRecorder, FailAfter, InjectedFailure
 from branchline.aws.deploy.models import DesiredFlow, canonical_json
@@ -16,8 +18,6 @@ from branchline.aws.deploy.printer import print_plan
 from branchline.aws.deploy.versions import RollbackError, plan_rollback
 from branchline.aws.session import client
 from branchline.namespaces import Names
-from rich.console import Console
-
 from tests.aws_deploy.conftest import Infra
 from tests.aws_deploy.standins import FLOW, desired, new_project
 

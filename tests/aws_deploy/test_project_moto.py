@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from branchline.aws.deploy import deploy, rollback, teardown
 from branchline.aws.deploy.executor import CallRecorder
 from branchline.aws.deploy.observe import state_machine, state_machine_arns
@@ -22,7 +23,6 @@ from branchline.config import load_config
 from branchline.errors import FlowError
 from branchline.graph.parse import graph_from_file
 from branchline.namespaces import Names
-
 from tests.aws_deploy.conftest import Infra
 from tests.aws_deploy.standins import new_project
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from branchline.aws.deploy import teardown
 from branchline.aws.deploy.apply import apply_desired
 from branchline.aws.deploy.observe import job_definitions, state_machine_arns
@@ -12,7 +13,6 @@ from branchline.aws.deploy.sweeper import ProductionTeardownRefused, tagged_stat
 from branchline.aws.session import client
 from branchline.config import Config
 from branchline.namespaces import Names
-
 from tests.aws_deploy.conftest import Infra
 from tests.aws_deploy.standins import FLOW, desired, new_project
 

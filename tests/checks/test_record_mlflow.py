@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from branchline.checks import DataChecksFailed, validate
 
+from branchline.checks import DataChecksFailed, validate
 from tests.checks.conftest import iris
 
 pytestmark = pytest.mark.mlflow

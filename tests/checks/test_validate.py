@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from branchline.checks import ChecksError, DataChecksFailed, validate, validated
 
+from branchline.checks import ChecksError, DataChecksFailed, validate, validated
 from tests.checks.conftest import iris, snapshot
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from branchline.ci.context import CIError
 from branchline.ci.github import PR_MARKER, GitHub, GitHubError, upsert_comment
-
 from tests.ci.conftest import REPOSITORY, TOKEN
 from tests.ci.fake_github import BOT, GitHubServer
 

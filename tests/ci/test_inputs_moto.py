@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from branchline.aws.session import client, reset_clients
 from branchline.ci.context import CIError
 from branchline.ci.inputs import choose_image

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from branchline.ci.context import CIError, GitHubContext, github_context
 from branchline.ci.policy import cleanup_namespace, pr_namespace, release_namespace
 from branchline.namespaces import CIEnvironmentError, namespace_for_branch

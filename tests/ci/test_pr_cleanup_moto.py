@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+
 from branchline.aws.deploy.observe import job_definitions, state_machine, state_machine_arns
 from branchline.aws.session import client
 from branchline.ci.jobs import PrOptions, ci_pr
 from branchline.config import load_config
 from branchline.namespaces import Names, namespace_for_branch
-from rich.console import Console
-
 from tests.ci.conftest import HOSTILE, IMAGE, Project, pr_env, run_ci
 from tests.ci.fake_github import GitHubServer
 

@@ -6,10 +6,10 @@ import base64
 from pathlib import Path
 
 import pytest
+
 from branchline.ci.context import CIError
 from branchline.ci.prune import git_auth_env, parse_ls_remote, read_branches_file, remote_branches, stale_namespaces
 from branchline.namespaces import namespace_for_branch
-
 from tests.ci.conftest import HOSTILE, git
 
 

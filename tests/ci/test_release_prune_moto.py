@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from branchline.aws.deploy import deploy
 from branchline.aws.deploy.observe import state_machine, state_machine_arns
 from branchline.aws.session import client
 from branchline.config import load_config
 from branchline.namespaces import Names, namespace_for_branch
-
 from tests.ci.conftest import HOSTILE, IMAGE, Project, git, pr_env, push_env, run_ci, runner_env
 
 pytestmark = pytest.mark.moto

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from branchline.ci.actions import format_outputs, write_outputs, write_summary
 from branchline.ci.context import CIError
 from branchline.ci.report import DeployReport, FlowLine, SmokeOutcome, Verdict, code, render

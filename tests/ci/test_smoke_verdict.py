@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from branchline.ci.context import CIError
 from branchline.ci.report import SmokeOutcome
 from branchline.ci.smoke import smoke_failure, smoke_plan, wait_for
@@ -12,7 +13,6 @@ from branchline.ci.verdict import gate_verdicts
 from branchline.config import Config
 from branchline.errors import BranchlineError, FlowError
 from branchline.graph.parse import graph_from_file
-
 from tests.aws_deploy.test_project_moto import FLOW_SOURCE
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from branchline.checks.result import failed_tag, success_tag
 
 FLOW = "TrainFlow"

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from branchline.config import Config
 from branchline.errors import ConfigError
 from branchline.gate.decision import CheckOutcome, Threshold, Verdict, decide, tolerance_for
@@ -14,8 +17,6 @@ from branchline.gate.evidence import checks_from_runs, merged_metrics
 from branchline.gate.policy import gate_flow, load_policy
 from branchline.gate.promote import GateRefused, action_text, effective_namespace
 from branchline.gate.report import build_report, to_markdown
-from hypothesis import given
-from hypothesis import strategies as st
 
 THRESHOLDS = {"accuracy": ">= 0.90", "f1_macro": ">= 0.85"}
 GOOD = {"accuracy": 0.95, "f1_macro": 0.93}

@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from branchline.aws import infra
 from cfnlint.decode.decode import decode_str
+
+from branchline.aws import infra
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

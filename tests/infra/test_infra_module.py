@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from branchline.aws import infra
 from branchline.errors import BranchlineError
 

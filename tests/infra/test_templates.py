@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from branchline.aws import infra
 from branchline.namespaces import Names
 from branchline.namespaces.derive import namespace_for_branch
-
 from tests.infra.policy import ACCOUNT, REGION, Rendering, allows, as_list, load, role_statements
 
 PROJECT = "iris-classifier"

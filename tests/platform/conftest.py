@@ -19,7 +19,9 @@ class Project:
     root: Path
     state: Path
 
-    def run(self, flow: str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, flow: str, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         full_env = {
             **os.environ,
             "BRANCHLINE_TRACKING": "0",

@@ -10,6 +10,9 @@ import re
 import string
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
 from branchline.errors import BranchlineError
 from branchline.namespaces import (
     CIEnvironmentError,
@@ -21,8 +24,6 @@ from branchline.namespaces import (
     namespace_from_ref,
     validate_namespace,
 )
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 PROPERTY = settings(
     max_examples=300,

@@ -10,6 +10,9 @@ import re
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from branchline.errors import ConfigError
 from branchline.namespaces import (
     TAG_FLOW,
@@ -22,9 +25,6 @@ from branchline.namespaces import (
     namespace_for_branch,
     namespace_for_user,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
 from tests.platform.test_namespaces import PROPERTY, branches, hostile_names
 
 SFN_FORBIDDEN = set(' ?*<>{}[]"#%\\^|~`$&,;:/')

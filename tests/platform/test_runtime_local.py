@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
-from branchline.client import Run, latest_run
 from branchline.authoring.exceptions import CaughtException
+from branchline.client import Run, latest_run
 
 
 def _run_id(stdout: str) -> str:
@@ -115,11 +116,11 @@ def test_resume_from_a_named_step(project):
 def test_foreach_tasks_run_in_parallel_up_to_max_workers(project):
     project.run("parallel.py", "run", "--width", "4", "--max-workers", "4")
     spans = latest_run("ParallelFlow")["end"].task.data.spans
-    overlapping = sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
+    overlapping = sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
     assert overlapping >= 1
     project.run("parallel.py", "run", "--width", "3", "--pause", "0.05", "--max-workers", "1")
     spans = latest_run("ParallelFlow")["end"].task.data.spans
-    assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(spans))
 
 
 def test_parameter_errors_are_clear(project):
@@ -135,7 +136,7 @@ def test_run_client_reads_by_pathspec(project):
     project.run("constructs.py", "run", "--count", "1", "--run-id", "fixed-run")
     run = Run("ConstructsFlow/fixed-run")
     assert run.params["count"] == 1
-    assert [s.name for s in run.steps()][0] == "start"
+    assert next(s.name for s in run.steps()) == "start"
     assert run.data.grid == ["0a", "0b"]
     assert run["outer"].task.data.row == 0
     proc = project.run("constructs.py", "run", "--run-id", "fixed-run", check=False)

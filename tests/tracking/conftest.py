@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage
 

@@ -29,9 +29,10 @@ def step_body(action: str) -> None:
     if action == "fail":
         raise RuntimeError("boom")
     if action == "register":
-        from branchline.tracking.models import register_model
         from sklearn.datasets import load_iris
         from sklearn.linear_model import LogisticRegression
+
+        from branchline.tracking.models import register_model
 
         x, y = load_iris(return_X_y=True)
         model = LogisticRegression(max_iter=300).fit(x, y)

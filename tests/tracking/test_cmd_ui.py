@@ -12,10 +12,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from branchline.cli.cmd_ui import ui_command
 from branchline.cli.main import app
 from branchline.errors import BranchlineError
-from typer.testing import CliRunner
 
 
 def _project(root: Path, extra: str = "") -> Path:

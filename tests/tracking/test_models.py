@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from branchline.tracking.connect import TrackingError
 from branchline.tracking.models import register_model
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.errors import ServiceUnreachable
 from branchline.tracking import task_run
 from branchline.tracking.recorder import EXIT_UNREACHABLE, start_recorder, wait_for_recorder
 from branchline.tracking.runs import read_link
-
 from tests.tracking.conftest import NAMESPACE, make_meta, make_run_doc
 
 pytestmark = pytest.mark.mlflow

@@ -16,7 +16,6 @@ from branchline.tracking.tags import (
     run_tags,
     task_tags,
 )
-
 from tests.tracking.conftest import NAMESPACE, make_meta, make_run_doc
 
 

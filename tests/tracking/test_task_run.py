@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.tracking.runs import read_link
-
 from tests.tracking.conftest import NAMESPACE, make_run_doc
 
 SCRIPT = Path(__file__).with_name("task_process.py")
@@ -166,8 +166,9 @@ def test_parent_run_is_found_not_duplicated_when_created_twice(
 def test_finish_flow_run_closes_the_parent_of_a_failed_container_run(
     ds: FlowDatastore, project: str, mlflow_server: str
 ) -> None:
-    from branchline.tracking.task_run import TaskTracking, finish_flow_run
     from mlflow import MlflowClient
+
+    from branchline.tracking.task_run import TaskTracking, finish_flow_run
 
     link = open_parent(ds, project, mlflow_server)
     ctx = TaskTracking(
