@@ -5,6 +5,7 @@ Pure data. Nothing here imports the user's flow or touches the file system.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,17 +78,22 @@ class FlowGraph:
 
     def topological(self) -> list[str]:
         """Step names in an order where every step comes after all its parents."""
-        order: list[str] = []
-        seen: set[str] = set()
+        return topological_order(list(self.steps), {n: s.in_funcs for n, s in self.steps.items()})
 
-        def visit(name: str) -> None:
-            if name in seen:
-                return
-            seen.add(name)
-            for parent in self.steps[name].in_funcs:
-                visit(parent)
-            order.append(name)
 
-        for name in self.steps:
-            visit(name)
-        return order
+def topological_order(names: list[str], parents: Mapping[str, Sequence[str]]) -> list[str]:
+    """`names` ordered so that each comes after its parents (the graph must have no cycle)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for parent in parents.get(name, ()):
+            visit(parent)
+        order.append(name)
+
+    for name in names:
+        visit(name)
+    return order

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from branchline.errors import BranchlineError
-from branchline.graph.model import Decorator, FlowGraph, ParameterSpec, StepNode
+from branchline.graph.model import Decorator, FlowGraph, ParameterSpec, StepNode, topological_order
 
 _STEP_DECORATORS = {"resources", "retry", "timeout", "catch", "environment"}
 
@@ -316,19 +316,7 @@ def _check_reachable(raws, transitions, file, problems) -> None:
 
 def _check_structure(raws, transitions, in_funcs, file, problems):
     """Assign each step its stack of open splits; check that every split is joined exactly right."""
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in seen:
-            return
-        seen.add(name)
-        for parent in in_funcs[name]:
-            visit(parent)
-        order.append(name)
-
-    for name in raws:
-        visit(name)
+    order = topological_order(list(raws), in_funcs)
 
     stacks: dict[str, tuple[str, ...]] = {}
     matching: dict[str, str] = {}
