@@ -61,6 +61,8 @@ class TrackingBridge:
 
             wait_for_recorder(self.proc, timeout=120)
             if console is not None:
-                console.print(f"  tracked in MLflow: {self.config.tracking_uri} (branchline ui)")
+                console.print(f"  tracked in MLflow: {self.config.tracking_uri} (branchline ui)", soft_wrap=True)
         elif console is not None:
-            console.print(f"  tracking: recording to {self.config.tracking_uri} in the background (branchline ui)")
+            console.print(
+                f"  tracking: recording to {self.config.tracking_uri} in the background (branchline ui)", soft_wrap=True
+            )
