@@ -23,30 +23,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_local_runtime import TWO_STEP, write_flow  # the same trivial flow as the runtime benchmark
+
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage
 from branchline.tracking.recorder import start_recorder, wait_for_recorder
 from branchline.tracking.runs import read_link
 
 NAMESPACE = "bench"
-TWO_STEP = """
-from branchline import FlowSpec, step
 
-
-class TwoStep(FlowSpec):
-    @step
-    def start(self):
-        self.x = 1
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    TwoStep()
-"""
 
 
 def finished_run(ds: FlowDatastore, run_id: str) -> None:
@@ -121,7 +106,7 @@ def bench_flow(repeat: int, work: Path) -> list[tuple]:
         project = work / label.replace(" ", "-")
         project.mkdir()
         (project / "pyproject.toml").write_text('[tool.branchline]\nproject = "bench"\n')
-        (project / "two_step.py").write_text(TWO_STEP)
+        write_flow(project, "two_step", TWO_STEP, "branchline")
         env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | extra
         times = []
         for _ in range(repeat):

@@ -1,52 +1,26 @@
-"""Fixtures of the deployer tests: a moto server (with the versions shim), the infra the deployer expects.
+"""Fixtures of the deployer tests: the test bed's moto server and the infra the deployer expects.
 
-Temporary server: the shared ``moto_server`` fixture (tests/conftest.py) runs ``tests.testbed.moto_launcher``,
-which lacks the Step Functions versions operations the deployer needs (see ``moto_sfn_versions``). Until the test
-bed's launcher applies that shim, this module starts its own moto server once per session (per xdist worker),
-through the test bed's process helpers, and stops it at the end.
+The test bed's launcher applies ``moto_sfn_versions`` (state machine versions and aliases, which moto 5.2 lacks).
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.testbed.procs import free_port, http_ok, spawn, stop, wait_until
-from tests.testbed.servers import REPO, TEST_CREDENTIALS, moto_config
-
-_LAUNCHER = "tests.aws_deploy.moto_launcher"
+from tests.testbed.bed import Testbed
+from tests.testbed.servers import TEST_CREDENTIALS
 
 
 @pytest.fixture(scope="session")
-def deploy_moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server with both shims on 127.0.0.1; Batch without Docker (jobs succeed at once)."""
-    import os
-
-    port = free_port()
-    log = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "DOCKER_"))}
-    env.update(TEST_CREDENTIALS)
-    env["MOTO_PORT"] = str(port)
-    pid = spawn([sys.executable, "-m", _LAUNCHER, "-H", "127.0.0.1", "-p", str(port)], log, env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/moto-api/config"), timeout=60, what="moto server", pid=pid, log=log)
-        request = urllib.request.Request(
-            f"{url}/moto-api/config", data=json.dumps(moto_config(batch_docker=False)).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).close()
-        yield url
-    finally:
-        stop(pid, expect=_LAUNCHER)
+def deploy_moto_url(testbed: Testbed) -> str:
+    """The test bed's moto server (its launcher applies both shims); Batch without Docker."""
+    return testbed.moto(docker=False)
 
 
 @dataclass(frozen=True)

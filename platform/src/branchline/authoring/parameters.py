@@ -134,3 +134,13 @@ class IncludeFile(Parameter):
                 f"parameter --{self.name}: {file} is not {self.encoding} text",
                 hint="use IncludeFile(..., is_text=False) for binary files",
             ) from None
+
+
+def declared_parameters(flow_cls: type) -> list[Parameter]:
+    """The Parameters a flow class declares, its bases' included (a subclass's redefinition wins)."""
+    seen: dict[str, Parameter] = {}
+    for klass in reversed(flow_cls.__mro__):
+        for value in vars(klass).values():
+            if isinstance(value, Parameter):
+                seen[value.name] = value
+    return list(seen.values())

@@ -67,9 +67,9 @@ def _ecr_digest(repository: str, tag: str) -> str | None:
 
 
 def _registry_digest(repository: str, tag: str) -> str | None:
-    from branchline.images.publish import _docker, registry_auth, remote_digest
+    from branchline.images.publish import connect_docker, registry_auth, remote_digest
 
-    return remote_digest(_docker(), f"{repository}:{tag}", registry_auth(repository))
+    return remote_digest(connect_docker(), f"{repository}:{tag}", registry_auth(repository))
 
 
 def choose_image(config: Config, *, image: str | None, skip_image: bool,

@@ -411,7 +411,7 @@ def _check_structure(raws, transitions, in_funcs, file, problems):
 
 def graph_from_class(cls: type) -> FlowGraph:
     from branchline.authoring.decorators import DECORATORS_ATTR, SCHEDULE_ATTR, STEP_MARK
-    from branchline.authoring.parameters import Parameter
+    from branchline.authoring.parameters import declared_parameters
 
     file = inspect.getsourcefile(cls) or "<unknown>"
     source = Path(file).read_text()
@@ -419,18 +419,16 @@ def graph_from_class(cls: type) -> FlowGraph:
     for name, value in vars(cls).items():
         if callable(value) and getattr(value, STEP_MARK, False):
             live[name] = dict(getattr(value, DECORATORS_ATTR, {}))
-    params: list[ParameterSpec] = []
-    seen: set[str] = set()
-    for klass in reversed(cls.__mro__):
-        for value in vars(klass).values():
-            if isinstance(value, Parameter) and value.name not in seen:
-                seen.add(value.name)
-                default = value.default if not callable(value.default) else None
-                params.append(
-                    ParameterSpec(
-                        name=value.name, type=value.type_name, default=default, required=value.required, help=value.help
-                    )
-                )
+    params = [
+        ParameterSpec(
+            name=p.name,
+            type=p.type_name,
+            default=None if callable(p.default) else p.default,
+            required=p.required,
+            help=p.help,
+        )
+        for p in declared_parameters(cls)
+    ]
     return build_graph(
         source,
         _display_path(file),

@@ -72,7 +72,8 @@ def registry_auth(repository: str) -> dict[str, str] | None:
     return {"username": user, "password": password, "registry": data["proxyEndpoint"]}
 
 
-def _docker(client: Any = None) -> Any:
+def connect_docker(client: Any = None) -> Any:
+    """The given client, else one from the environment (DOCKER_HOST), with a clear error when unreachable."""
     if client is not None:
         return client
     import docker
@@ -137,7 +138,7 @@ def publish(
     root = root.resolve()
     tag = image_tag(dependency_hash(root, extra=build_args))
     ref = f"{repository}:{tag}"
-    client = _docker(docker_client)
+    client = connect_docker(docker_client)
     auth = registry_auth(repository)
     if not force:
         existing = remote_digest(client, ref, auth)

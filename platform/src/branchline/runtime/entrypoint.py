@@ -104,11 +104,10 @@ def unpack_code_package(url: str, dest_root: Path) -> Path:
 
 
 def run_from_env(env: dict[str, str] | None = None, **overrides: Any) -> int:
-    from branchline.authoring.parameters import Parameter
+    from branchline.authoring.parameters import Parameter, declared_parameters
     from branchline.datastore.artifacts import FlowDatastore
     from branchline.datastore.storage import storage_from_url
     from branchline.graph.parse import graph_from_class
-    from branchline.runtime.launcher import flow_parameters
     from branchline.runtime.loader import load_flow_class
     from branchline.runtime.task import TaskSpec, execute_task, now_iso
 
@@ -122,7 +121,7 @@ def run_from_env(env: dict[str, str] | None = None, **overrides: Any) -> int:
     ds = FlowDatastore(storage_from_url(task.datastore), task.namespace)
     flow = graph.name
     doc = ds.read_run(flow, task.run_id)
-    declared: dict[str, Parameter] = {p.name: p for p in flow_parameters(flow_cls)}
+    declared: dict[str, Parameter] = {p.name: p for p in declared_parameters(flow_cls)}
     if doc is None:
         if task.step != "start":
             raise ConfigError(f"run {flow}/{task.run_id} has no run document; its start task has not run")

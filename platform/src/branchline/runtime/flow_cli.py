@@ -42,9 +42,9 @@ def _run_options(func: Any) -> Any:
 
 
 def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
-    from branchline.runtime.launcher import flow_parameters
+    from branchline.authoring.parameters import declared_parameters
 
-    params = flow_parameters(flow_cls)
+    params = declared_parameters(flow_cls)
 
     @click.group(help=(flow_cls.__doc__ or f"The {flow_cls.__name__} flow.").strip())
     def cli() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from branchline.authoring.flowspec import FlowSpec
-from branchline.authoring.parameters import Parameter
+from branchline.authoring.parameters import declared_parameters
 from branchline.config import Config, load_config
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage
@@ -23,17 +23,8 @@ from branchline.runtime.run_info import ci_context, git_context, local_namespace
 from branchline.runtime.task import now_iso
 
 
-def flow_parameters(flow_cls: type[FlowSpec]) -> list[Parameter]:
-    seen: dict[str, Parameter] = {}
-    for klass in reversed(flow_cls.__mro__):
-        for value in vars(klass).values():
-            if isinstance(value, Parameter):
-                seen[value.name] = value
-    return list(seen.values())
-
-
 def resolve_params(flow_cls: type[FlowSpec], raw: dict[str, Any]) -> dict[str, Any]:
-    params = {p.name: p.resolve(raw.get(p.name)) for p in flow_parameters(flow_cls)}
+    params = {p.name: p.resolve(raw.get(p.name)) for p in declared_parameters(flow_cls)}
     unknown = sorted(set(raw) - set(params))
     if unknown:
         raise FlowError(f"unknown parameter(s): {', '.join(unknown)}")

@@ -88,6 +88,7 @@ class LocalRunner:
         self._delayed: list[tuple[float, str, str, int]] = []
         self._running: dict[int, _Running] = {}
         self._arrivals: Counter[tuple[str, str]] = Counter()
+        self._splits: dict[tuple[str, str], int] = {}
         self._cloned: set[tuple[str, str]] = set()
         self._failed: dict[str, Any] | None = None
         self._selector = selectors.DefaultSelector()
@@ -107,8 +108,12 @@ class LocalRunner:
         return seen
 
     def _num_splits(self, step: str, task_id: str) -> int:
-        meta = self.ds.read_task_meta(self.flow, self.run_id, step, task_id) or {}
-        return int(meta.get("foreach_num_splits") or 0)
+        """A foreach's cardinality, read once: every arrival at its join asks again."""
+        key = (step, task_id)
+        if key not in self._splits:
+            meta = self.ds.read_task_meta(self.flow, self.run_id, step, task_id) or {}
+            self._splits[key] = int(meta.get("foreach_num_splits") or 0)
+        return self._splits[key]
 
     def _successors(self, step: str, task_id: str) -> None:
         node = self.graph[step]
