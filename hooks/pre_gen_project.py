@@ -28,6 +28,10 @@ TEXT_MAX = 200
 TAKEN_PACKAGES = frozenset(
     {"platform", "test", "branchline", "sklearn", "pandas", "numpy", "mlflow", "great_expectations", "boto3"}
 )
+# Namespace words a project name may not hold as a '-'-separated part (branchline.namespaces.limits
+# RESERVED_PROJECT_SEGMENTS; a test keeps both equal): IAM grants by name prefix (`<project>-br-*`), so a
+# project `foo-br-x` would put its production resources inside project `foo`'s branch patterns.
+RESERVED_PROJECT_SEGMENTS = frozenset({"br", "prod", "user"})
 # Built by concatenation: this file is itself a Jinja template.
 TEMPLATE_SYNTAX = tuple("{" + mark for mark in ("{", "%", "#"))
 
@@ -98,6 +102,13 @@ def check_project(value: str, _: Answers) -> str | None:
         return f"project: {_shown(value)} {problem}; {allowed}"
     if value.endswith("-") or "--" in value:
         return f"project: {_shown(value)} ends with or repeats '-'; {allowed}"
+    reserved = sorted(set(value.split("-")) & RESERVED_PROJECT_SEGMENTS)
+    if reserved:
+        return (
+            f"project: {_shown(value)} contains the reserved namespace word {', '.join(map(repr, reserved))} "
+            "as a '-'-separated part (resource names are <project>-<namespace>-..., and IAM grants by prefix); "
+            "choose a name without 'br', 'prod' or 'user' parts"
+        )
     return None
 
 

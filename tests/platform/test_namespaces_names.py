@@ -25,6 +25,7 @@ from branchline.namespaces import (
     namespace_for_branch,
     namespace_for_user,
 )
+from branchline.namespaces.names import reserved_segments
 from tests.platform.test_namespaces import PROPERTY, branches, hostile_names
 
 SFN_FORBIDDEN = set(' ?*<>{}[]"#%\\^|~`$&,;:/')
@@ -45,7 +46,7 @@ def tag_value_ok(value: str) -> bool:
     )
 
 
-projects = st.from_regex(r"[a-z0-9][a-z0-9-]{0,39}", fullmatch=True)
+projects = st.from_regex(r"[a-z0-9][a-z0-9-]{0,39}", fullmatch=True).filter(lambda p: not reserved_segments(p))
 namespaces = st.one_of(
     st.just("prod"),
     branches.map(namespace_for_branch),

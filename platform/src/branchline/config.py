@@ -112,4 +112,8 @@ def load_config(start: Path | None = None) -> Config:
     section = data.get("tool", {}).get("branchline", {})
     if not isinstance(section, dict):
         raise ConfigError(f"[tool.branchline] in {pyproject} must be a table")
+    if "project" in section:  # every AWS and MLflow name starts with it: refuse a bad one before anything runs
+        from branchline.namespaces.names import validate_project
+
+        validate_project(str(section["project"]))
     return Config(root=root, data=section, source=pyproject)

@@ -24,6 +24,13 @@ BRANCH_PREFIX = "br-"
 USER_PREFIX = "user-"
 LIVE_ALIAS = "live"
 
+RESERVED_PROJECT_SEGMENTS = frozenset({PRODUCTION_NAMESPACE, BRANCH_PREFIX.rstrip("-"), USER_PREFIX.rstrip("-")})
+"""Words a project name may not hold as a `-`-separated part. Every resource name is
+`<project>-<namespace>-…` and IAM grants by prefix (`<project>-br-*`): a project named `foo-br-x` would put
+its production state machine `foo-br-x-prod-…` inside project `foo`'s branch patterns, and a project
+`foo-prod` its branch resources inside `foo`'s production ones. Without these words in project names, the
+first `br`/`prod`/`user` part of any name is where the namespace starts."""
+
 
 @dataclass(frozen=True)
 class NameRule:

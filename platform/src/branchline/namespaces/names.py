@@ -17,6 +17,7 @@ from branchline.namespaces.limits import (
     MLFLOW_EXPERIMENT_MAX_LENGTH,
     MLFLOW_TAG_VALUE_MAX_LENGTH,
     PROJECT_MAX_LENGTH,
+    RESERVED_PROJECT_SEGMENTS,
     SCHEDULER,
     STEP_FUNCTIONS,
     NameRule,
@@ -40,13 +41,26 @@ MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
 MLFLOW_GIT_BRANCH = "mlflow.source.git.branch"
 
 
+def reserved_segments(project: str) -> list[str]:
+    """The reserved namespace words (`br`, `prod`, `user`) that appear as `-`-separated parts of `project`."""
+    return sorted({part for part in project.split("-") if part in RESERVED_PROJECT_SEGMENTS})
+
+
 def validate_project(project: str) -> str:
-    """`project` unchanged when it is a slug of at most PROJECT_MAX_LENGTH characters."""
+    """`project` unchanged when it is a slug of at most PROJECT_MAX_LENGTH characters without reserved parts."""
     if not _PROJECT.fullmatch(project):
         raise ConfigError(
             f"invalid project name {project!r}",
             hint="set [tool.branchline] project to lowercase letters, digits and `-`, starting with a "
             f"letter or digit, at most {PROJECT_MAX_LENGTH} characters (e.g. `churn-model`)",
+        )
+    if reserved := reserved_segments(project):
+        words = ", ".join(f"`{word}`" for word in reserved)
+        raise ConfigError(
+            f"invalid project name {project!r}: it contains the reserved namespace word {words} as a part",
+            hint="resource names are `<project>-<namespace>-...` and IAM grants by prefix (`<project>-br-*`), so "
+            "a project named like another project's namespace could reach it; rename the project (e.g. "
+            f"`{project.replace('-', '')}`)",
         )
     return project
 
