@@ -56,6 +56,10 @@ class Rendering:
             return str(left) == str(right)
         if op == "Fn::Not":
             return not self._condition(args[0])
+        if op == "Fn::Or":
+            return any(self._condition(a) for a in args)
+        if op == "Fn::And":
+            return all(self._condition(a) for a in args)
         if op == "Condition":
             return self.conditions[args]
         raise AssertionError(f"condition {op} not supported by the test renderer")

@@ -173,9 +173,10 @@ def test_project_stack_deploys_roles_bucket_repository_and_updates_in_place(acco
     provider = f"arn:aws:iam::{account.account_id}:oidc-provider/{GITHUB_OIDC}"
     (trust,) = _policy(iam.get_role(RoleName="demo-ci")["Role"]["AssumeRolePolicyDocument"])["Statement"]
     assert trust["Principal"] == {"Federated": provider}
-    assert trust["Condition"]["StringEquals"][f"{GITHUB_OIDC}:sub"] == "repo:Acme/demo:pull_request"
+    assert trust["Condition"]["StringLike"][f"{GITHUB_OIDC}:sub"] == "repo:Acme/demo:pull_request:ref:refs/pull/*/merge"
     (release,) = _policy(iam.get_role(RoleName="demo-release")["Role"]["AssumeRolePolicyDocument"])["Statement"]
-    assert release["Condition"]["StringEquals"][f"{GITHUB_OIDC}:sub"] == "repo:Acme/demo:environment:production"
+    assert release["Condition"]["StringEquals"][f"{GITHUB_OIDC}:sub"] == \
+        "repo:Acme/demo:environment:production:ref:refs/heads/main"
     ci = _policy(iam.get_role_policy(RoleName="demo-ci", PolicyName="deploy-branch-namespaces")["PolicyDocument"])
     resources = {r for s in ci["Statement"] if s["Effect"] == "Allow"
                  for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
@@ -187,6 +188,7 @@ def test_project_stack_deploys_roles_bucket_repository_and_updates_in_place(acco
     (stack,) = cfn.describe_stacks(StackName="branchline-demo")["Stacks"]
     params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert params["CreateOidcProvider"] == "false" and params["BucketName"] == bucket
+    assert params["AccountRole"] == "single"  # no production_account_id configured
 
     again = infra("deploy", "--stack", "project", "--github-repo", "Acme/demo")
     assert "up to date" in again.stdout and "OIDC provider" not in again.stdout

@@ -29,7 +29,9 @@ def test_template_parameters_read_defaults_and_required_ones() -> None:
     assert shared["SharedMaxVcpus"].default == "64"
     assert shared["BranchesUseSpot"].default == "false"
     project = infra.template_parameters(infra.template_text("project"))
-    assert {n for n, p in project.items() if p.default is None} == {"Project", "GitHubOrg", "GitHubRepo"}
+    assert {n for n, p in project.items() if p.default is None} == {"Project", "AccountRole", "GitHubOrg",
+                                                                    "GitHubRepo"}
+    assert shared["AccountRole"].default is None  # development, production or single: always chosen
 
 
 def test_parse_overrides() -> None:
@@ -53,8 +55,8 @@ def test_check_parameters_names_unknown_and_missing_ones() -> None:
         infra.check_parameters(declared, {"Subnet": "x"}, "shared")
     assert "SubnetIds" in str(unknown.value)
     with pytest.raises(BranchlineError, match=r"needs SecurityGroupIds\n"):
-        infra.check_parameters(declared, {"SubnetIds": "s"}, "shared")
-    infra.check_parameters(declared, {}, "shared", previous=["SubnetIds", "SecurityGroupIds"])  # an update
+        infra.check_parameters(declared, {"SubnetIds": "s", "AccountRole": "single"}, "shared")
+    infra.check_parameters(declared, {}, "shared", previous=["SubnetIds", "SecurityGroupIds", "AccountRole"])
 
 
 def test_update_keeps_previous_values_of_parameters_not_given() -> None:
@@ -66,9 +68,10 @@ def test_update_keeps_previous_values_of_parameters_not_given() -> None:
 
 
 def test_project_parameters() -> None:
-    assert infra.project_parameters("demo", "Acme/demo", bucket="b", oidc_provider_exists=True) == {
-        "Project": "demo", "GitHubOrg": "Acme", "GitHubRepo": "demo", "ProductionBranch": "main",
-        "BucketName": "b", "CreateOidcProvider": "false"}
+    assert infra.project_parameters("demo", "Acme/demo", account_role="production", bucket="b",
+                                    oidc_provider_exists=True) == {
+        "Project": "demo", "AccountRole": "production", "GitHubOrg": "Acme", "GitHubRepo": "demo",
+        "ProductionBranch": "main", "BucketName": "b", "CreateOidcProvider": "false"}
     assert "CreateOidcProvider" not in infra.project_parameters("demo", "Acme/demo")
     assert infra.project_parameters("demo", "a/b", oidc_provider_exists=False)["CreateOidcProvider"] == "true"
 
@@ -111,3 +114,32 @@ def test_print_outputs_the_templates_verbatim() -> None:
     both = subprocess.run([str(BRANCHLINE), "infra", "print"], capture_output=True, text=True, check=True)
     assert both.stdout.count("AWSTemplateFormatVersion") == 2
     assert "# ---- branchline-shared.yaml" in both.stdout
+
+
+@pytest.mark.parametrize(
+    ("caller", "account_id", "production_account_id", "role"),
+    [
+        ("111111111111", None, None, "single"),
+        ("111111111111", "111111111111", None, "single"),
+        ("111111111111", "111111111111", "111111111111", "single"),
+        ("111111111111", "111111111111", "222222222222", "development"),
+        ("222222222222", "111111111111", "222222222222", "production"),
+        ("111111111111", None, "222222222222", "development"),
+    ],
+)
+def test_account_role_follows_the_configured_accounts(caller: str, account_id: str | None,
+                                                      production_account_id: str | None, role: str) -> None:
+    assert infra.account_role(caller, account_id, production_account_id) == role
+
+
+@pytest.mark.parametrize(
+    ("caller", "account_id", "production_account_id", "message"),
+    [
+        ("333333333333", "111111111111", None, "project lives in account 111111111111"),
+        ("333333333333", "111111111111", "222222222222", "neither the development account 111111111111"),
+    ],
+)
+def test_account_role_refuses_a_foreign_account(caller: str, account_id: str, production_account_id: str | None,
+                                                message: str) -> None:
+    with pytest.raises(infra.InfraError, match=message):
+        infra.account_role(caller, account_id, production_account_id)

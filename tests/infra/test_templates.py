@@ -17,7 +17,7 @@ from tests.infra.policy import ACCOUNT, REGION, Rendering, allows, as_list, load
 
 PROJECT = "iris-classifier"
 BUCKET = "iris-classifier-artifacts"
-PARAMS = {"Project": PROJECT, "GitHubOrg": "Acme", "GitHubRepo": "iris", "BucketName": BUCKET}
+PARAMS = {"Project": PROJECT, "AccountRole": "single", "GitHubOrg": "Acme", "GitHubRepo": "iris", "BucketName": BUCKET}
 GITHUB = "token.actions.githubusercontent.com"
 BRANCHLINE = Path(sys.executable).parent / "branchline"
 
@@ -51,7 +51,7 @@ def project() -> Rendering:
 
 @pytest.fixture(scope="module")
 def shared() -> Rendering:
-    return Rendering(load("shared"), {"SubnetIds": "subnet-1", "SecurityGroupIds": "sg-1"})
+    return Rendering(load("shared"), {"AccountRole": "single", "SubnetIds": "subnet-1", "SecurityGroupIds": "sg-1"})
 
 
 def _roles(rendering: Rendering) -> dict[str, dict[str, Any]]:
@@ -84,25 +84,29 @@ def test_validate_command_reports_a_broken_template(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ trust
-def test_ci_role_trusts_exactly_the_pull_request_subject(project: Rendering) -> None:
+def test_ci_role_trusts_exactly_the_pull_request_subjects(project: Rendering) -> None:
+    """Subjects as customised for the repository (["repo","context","ref"]): a pull request's merge ref."""
     (statement,) = _trust(project, "CiRole")
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"] == {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"}
     assert statement["Condition"] == {
-        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:Acme/iris:pull_request"}
+        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"},
+        "StringLike": {f"{GITHUB}:sub": "repo:Acme/iris:pull_request:ref:refs/pull/*/merge"},
     }
 
 
-def test_release_role_trusts_only_the_production_environment(project: Rendering) -> None:
+def test_release_role_trusts_only_the_production_environment_on_main(project: Rendering) -> None:
     (statement,) = _trust(project, "ReleaseRole")
     assert statement["Condition"] == {
-        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:Acme/iris:environment:production"}
+        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com",
+                         f"{GITHUB}:sub": "repo:Acme/iris:environment:production:ref:refs/heads/main"}
     }
 
 
 def test_prune_role_trusts_only_the_production_branch(project: Rendering) -> None:
     (statement,) = _trust(project, "PruneRole")
-    assert statement["Condition"]["StringEquals"][f"{GITHUB}:sub"] == "repo:Acme/iris:ref:refs/heads/main"
+    assert statement["Condition"]["StringEquals"][f"{GITHUB}:sub"] == \
+        "repo:Acme/iris:ref:refs/heads/main:ref:refs/heads/main"
 
 
 def test_github_trust_uses_no_wildcards_and_always_checks_the_audience(project: Rendering) -> None:
@@ -115,9 +119,13 @@ def test_github_trust_uses_no_wildcards_and_always_checks_the_audience(project: 
                 assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}, logical_id
                 continue
             federated += 1
-            assert set(statement["Condition"]) == {"StringEquals"}, f"{logical_id}: StringLike would allow globs"
             claims = statement["Condition"]["StringEquals"]
             assert claims[f"{GITHUB}:aud"] == "sts.amazonaws.com"
+            if logical_id == "CiRole":  # the one glob: the pull request number, between fixed parts
+                (subject,) = statement["Condition"]["StringLike"].values()
+                assert subject.count("*") == 1 and "?" not in subject and subject.endswith(":refs/pull/*/merge")
+                continue
+            assert set(statement["Condition"]) == {"StringEquals"}, f"{logical_id}: StringLike would allow globs"
             assert not set(claims[f"{GITHUB}:sub"]) & {"*", "?"}, logical_id
     assert federated == 3
 
@@ -205,9 +213,13 @@ def test_job_control_without_names_is_limited_by_namespace_tag(project: Renderin
     for role in ("CiRole", "PruneRole"):
         (statement,) = [s for s in _statements(project, role) if "batch:TerminateJob" in as_list(s["Action"])]
         assert statement["Condition"] == {"StringLike": {"aws:ResourceTag/branchline:namespace": "br-*"}}
-    denies = [s for s in _statements(project, "CiRole") if s["Effect"] == "Deny"]
-    assert {next(iter(s["Condition"]["StringEquals"])) for s in denies} == {
-        "aws:ResourceTag/branchline:namespace", "aws:RequestTag/branchline:namespace"}
+    guard = project.resource("BranchGuardrails")["Properties"]
+    denies = {s["Sid"]: s for s in guard["PolicyDocument"]["Statement"]}
+    assert {s["Effect"] for s in denies.values()} == {"Deny"}
+    assert denies["NeverTouchProductionTaggedResources"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/branchline:namespace": "prod"}}
+    assert denies["NeverCreateProductionTaggedResources"]["Condition"] == {
+        "StringEquals": {"aws:RequestTag/branchline:namespace": "prod"}}
 
 
 def test_branch_job_role_reads_and_writes_its_prefix_only(project: Rendering) -> None:
@@ -260,8 +272,11 @@ def test_bucket_is_private_encrypted_versioned_and_expires_branch_prefixes(proje
     assert branch["Prefix"] == f"branchline/{PROJECT}/br-" and branch["ExpirationInDays"] == "14"
     assert Names(PROJECT, BRANCH).s3_prefix().startswith(branch["Prefix"])
     assert not Names(PROJECT, "prod").s3_prefix().startswith(branch["Prefix"])
-    (deny,) = project.resource("ArtifactBucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    tls, prod_prefix = project.resource("ArtifactBucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert prod_prefix["Effect"] == "Deny" and prod_prefix["Resource"].endswith(f"/branchline/{PROJECT}/prod/*")
+    assert prod_prefix["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-job-prod", f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-release"]
 
 
 def test_image_repository_is_immutable_scanned_and_keeps_production_images(project: Rendering) -> None:
@@ -284,3 +299,77 @@ def test_shared_stack_has_two_queues_and_spot_only_for_branches(shared: Renderin
     assert spot.resource("ProdComputeEnvironment")["Properties"]["ComputeResources"]["Type"] == "FARGATE"
     assert "InstanceRole" not in spot.resource("ProdComputeEnvironment")["Properties"]["ComputeResources"]
     assert shared.resource("JobLogGroup")["Properties"]["LogGroupName"] == "/aws/batch/job"
+
+
+# ------------------------------------------------------------------------------------------ account modes
+BRANCH_SIDE = {"BranchStatesRole", "BranchJobRole", "CiRole", "PruneRole", "ImageRepository", "BranchGuardrails"}
+PRODUCTION_SIDE = {"ProdStatesRole", "ProdJobRole", "SchedulerRole", "ReleaseRole", "ProductionImageRepository"}
+
+
+def _present(rendering: Rendering) -> set[str]:
+    return {lid for lid, r in rendering.template["Resources"].items()
+            if "Condition" not in r or rendering.conditions[r["Condition"]]}
+
+
+@pytest.mark.parametrize(("role", "branches", "production"),
+                         [("development", True, False), ("production", False, True), ("single", True, True)])
+def test_each_account_holds_only_its_half(project: Rendering, role: str, branches: bool, production: bool) -> None:
+    """A production account has no pull-request role, hence no trust path from a pull request at all."""
+    present = _present(Rendering(project.template, PARAMS | {"AccountRole": role}))
+    assert BRANCH_SIDE & present == (BRANCH_SIDE if branches else set())
+    assert PRODUCTION_SIDE & present == (PRODUCTION_SIDE if production else set())
+    assert {"ArtifactBucket", "ArtifactBucketPolicy", "StatesLogGroup"} <= present
+
+
+@pytest.mark.parametrize(("role", "queues"), [("development", {"SharedJobQueue"}), ("production", {"ProdJobQueue"}),
+                                              ("single", {"SharedJobQueue", "ProdJobQueue"})])
+def test_shared_stack_holds_the_queues_of_its_side(shared: Rendering, role: str, queues: set[str]) -> None:
+    present = _present(Rendering(shared.template, shared.params | {"AccountRole": role}))
+    assert {lid for lid in present if lid.endswith("JobQueue")} == queues
+
+
+def test_branch_and_production_compute_never_share_a_role(shared: Rendering) -> None:
+    branch = shared.resource("SharedComputeEnvironment")["Properties"]["ComputeResources"]["InstanceRole"]
+    prod = shared.resource("ProdComputeEnvironment")["Properties"]["ComputeResources"]["InstanceRole"]
+    assert branch != prod
+    roles = {lid: shared.resource(lid)["Properties"] for lid in
+             ("BranchBatchInstanceRole", "ProdBatchInstanceRole", "BranchBatchExecutionRole", "ProdBatchExecutionRole")}
+    assert len({r["RoleName"] for r in roles.values()}) == 4
+    scopes = {lid: {t["Key"]: t["Value"] for t in r["Tags"]}["branchline:scope"] for lid, r in roles.items()}
+    assert scopes == {"BranchBatchInstanceRole": "branch", "ProdBatchInstanceRole": "prod",
+                      "BranchBatchExecutionRole": "branch", "ProdBatchExecutionRole": "prod"}
+
+
+def test_no_role_holds_log_delivery_since_no_state_machine_logs(project: Rendering) -> None:
+    """The deployer creates state machines without loggingConfiguration: nothing needs logs:*LogDelivery."""
+    for logical_id, role in _roles(project).items():
+        actions = {a for st in role_statements(role) for a in as_list(st["Action"])}
+        assert not {a for a in actions if a.startswith("logs:") and "Delivery" in a}, logical_id
+
+
+def test_branch_guardrails_bind_every_branch_role(project: Rendering) -> None:
+    guard = project.resource("BranchGuardrails")["Properties"]
+    assert sorted(guard["Roles"]) == sorted(f"{PROJECT}-{r}" for r in ("states-branch", "job-branch", "ci", "prune"))
+    by_sid = {s["Sid"]: s for s in guard["PolicyDocument"]["Statement"]}
+    assert by_sid["NeverTouchAnotherProjectsResources"]["Condition"] == {
+        "Null": {"aws:ResourceTag/branchline:project": "false"},
+        "StringNotEquals": {"aws:ResourceTag/branchline:project": PROJECT}}
+    assert sorted(by_sid["PassNoRoleButTheBranchOnes"]["NotResource"]) == sorted(
+        f"arn:aws:iam::{ACCOUNT}:role/{n}" for n in (f"{PROJECT}-states-branch", f"{PROJECT}-job-branch",
+                                                     "branchline-batch-execution"))
+
+
+def test_production_repository_is_pushed_by_the_release_role_only(project: Rendering) -> None:
+    props = project.resource("ProductionImageRepository")["Properties"]
+    assert props["RepositoryName"] == f"{PROJECT}-prod" and props["ImageTagMutability"] == "IMMUTABLE"
+    push, pull = props["RepositoryPolicyText"]["Statement"]
+    assert push["Effect"] == pull["Effect"] == "Deny"
+    assert "ecr:PutImage" in push["Action"]
+    assert push["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-release"}}
+    assert pull["Condition"] == {"StringEquals": {"aws:PrincipalTag/branchline:scope": "branch"}}
+    release = _statements(project, "ReleaseRole")
+    repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{PROJECT}-prod"
+    assert allows(release, "ecr:PutImage", repo)
+    assert not allows(release, "ecr:PutImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{PROJECT}")
+    for role in ("CiRole", "PruneRole", "BranchStatesRole", "BranchJobRole"):
+        assert not allows(_statements(project, role), "ecr:PutImage", repo), role

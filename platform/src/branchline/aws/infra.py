@@ -3,7 +3,11 @@
 Two stacks (templates in `branchline/aws/templates/`, shipped as package data):
 
 - `shared`: once per account and region (Batch compute, the `branchline-shared` / `branchline-prod` queues);
-- `project`: once per project (bucket, image repository, runtime roles, GitHub OIDC roles).
+- `project`: once per project and account (bucket, image repositories, runtime roles, GitHub OIDC roles).
+
+Both take `AccountRole`: `development` (branch namespaces), `production` (production in its own account,
+recommended) or `single` (both in one account). `account_role` derives it from the project's configuration
+and the account of the credentials in use, so the same command deploys the right half in each account.
 
 Deploying always goes through a change set, so `--dry-run` shows exactly what CloudFormation would do
 and changes nothing. Pure functions (parameters, change summaries) come first; the functions taking a
@@ -25,6 +29,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATES: dict[str, str] = {"shared": "branchline-shared.yaml", "project": "branchline-project.yaml"}
 SHARED_STACK_NAME = "branchline-shared"
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+ACCOUNT_ROLES = ("development", "production", "single")
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 NO_CHANGE_REASONS = ("didn't contain changes", "No updates are to be performed")
 POLL_SECONDS = 5.0
@@ -169,18 +174,43 @@ def project_parameters(
     project: str,
     github_repository: str,
     *,
+    account_role: str = "single",
     production_branch: str = "main",
     bucket: str | None = None,
     oidc_provider_exists: bool | None = None,
 ) -> dict[str, str]:
     """Project stack parameters that follow from the project's configuration."""
     org, repo = split_github_repository(github_repository)
-    params = {"Project": project, "GitHubOrg": org, "GitHubRepo": repo, "ProductionBranch": production_branch}
+    params = {"Project": project, "AccountRole": account_role, "GitHubOrg": org, "GitHubRepo": repo,
+              "ProductionBranch": production_branch}
     if bucket:
         params["BucketName"] = bucket
     if oidc_provider_exists is not None:
         params["CreateOidcProvider"] = "false" if oidc_provider_exists else "true"
     return params
+
+
+def account_role(caller: str, account_id: str | None, production_account_id: str | None) -> str:
+    """Which half of the project the account `caller` holds, from `[tool.branchline.aws]` account ids.
+
+    No separate production account configured: `single` (and, when `account_id` is set, only that account).
+    """
+    if not production_account_id or production_account_id == account_id:
+        if account_id and caller != account_id:
+            raise InfraError(
+                f"the credentials are of account {caller}, but the project lives in account {account_id}",
+                hint="use credentials of tool.branchline.aws.account_id (AWS_PROFILE), or fix the setting",
+            )
+        return "single"
+    if caller == production_account_id:
+        return "production"
+    if account_id and caller != account_id:
+        raise InfraError(
+            f"the credentials are of account {caller}, which is neither the development account {account_id} "
+            f"nor the production account {production_account_id}",
+            hint="use credentials of one of them (AWS_PROFILE), or pass --account-role explicitly",
+        )
+    return "development"
 
 
 def change_set_name(now: datetime | None = None) -> str:

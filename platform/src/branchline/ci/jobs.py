@@ -60,7 +60,7 @@ def _prepare(config: Config, namespace: str) -> tuple[Any, Any]:
     from branchline.aws.deploy.settings import aws_settings
     from branchline.namespaces import Names
 
-    return Names(config.project, namespace), aws_settings(config)
+    return Names(config.project, namespace), aws_settings(config, namespace)
 
 
 def _flow_lines(state_machines: Mapping[str, str], region: str) -> tuple[FlowLine, ...]:

@@ -1,4 +1,4 @@
-"""`branchline infra print | validate | deploy`: the platform's CloudFormation stacks (docs/infra.md).
+"""`branchline infra print | validate | deploy | check`: the platform's stacks and GitHub settings (docs/infra.md).
 
 Module level stays light (typer/rich): boto3, PyYAML and cfn-lint load inside the commands.
 """
@@ -21,6 +21,12 @@ class Stack(StrEnum):
     project = "project"
 
 
+class AccountRole(StrEnum):
+    development = "development"
+    production = "production"
+    single = "single"
+
+
 def _print_changes(result: Any) -> None:
     from rich.table import Table
 
@@ -34,6 +40,20 @@ def _print_changes(result: Any) -> None:
     for change in result.changes:
         table.add_row(change.action, change.logical_id, change.resource_type, change.replacement)
     console.print(table)
+
+
+def _account_role(config: Any, region: str | None) -> str:
+    """development / production / single, from [tool.branchline.aws] and the account of the credentials."""
+    from branchline.aws import infra
+    from branchline.aws.deploy.settings import account_setting, caller_account
+    from branchline.aws.session import aws_errors, client
+
+    with aws_errors("asking STS which account the credentials belong to"):
+        caller = caller_account(client("sts", region_name=region))
+    role = infra.account_role(caller, account_setting(config, "account_id"),
+                              account_setting(config, "production_account_id"))
+    console.print(f"account {caller}: deploying the {role} side", markup=False)
+    return role
 
 
 def _project_parameters(github_repo: str | None, given: dict[str, str], region: str | None,
@@ -65,11 +85,14 @@ def _project_parameters(github_repo: str | None, given: dict[str, str], region: 
                                                                       name) is None:
             exists = infra.oidc_provider_exists(client("iam", region_name=region))
             console.print(f"GitHub OIDC provider {'found: reusing it' if exists else 'not found: creating it'}")
+    role = given.get("AccountRole") or _account_role(config, region)
+    bucket_key = "aws.production_bucket" if role == "production" else "aws.bucket"
     defaults = infra.project_parameters(
         project,
         repository or f"{given['GitHubOrg']}/{given['GitHubRepo']}",
+        account_role=role,
         production_branch=config.production_branch,
-        bucket=config.get("aws.bucket") or None,
+        bucket=config.get(bucket_key) or None,
         oidc_provider_exists=exists,
     )
     return defaults | given
@@ -118,13 +141,21 @@ def register(app: typer.Typer) -> None:
                                               "branchline-<project>."),
         region: str | None = typer.Option(None, "--region", help="Default: AWS_REGION, then [tool.branchline.aws]."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Show the change set, then delete it."),
+        account_role: AccountRole | None = typer.Option(
+            None, "--account-role", help="development, production or single (default: from [tool.branchline.aws] "
+            "account_id / production_account_id and the account of the credentials)."),
     ) -> None:
         from branchline.aws import infra
         from branchline.aws.session import aws_errors, client
+        from branchline.config import load_config
 
         given = infra.parse_overrides(param)
+        if account_role is not None:
+            given["AccountRole"] = account_role.value
         if stack is Stack.project:
             given = _project_parameters(github_repo, given, region, stack_name)
+        elif "AccountRole" not in given:
+            given["AccountRole"] = _account_role(load_config(), region)
         name = stack_name or infra.default_stack_name(stack.value, given.get("Project"))
         tags = {"branchline:component": stack.value}
         if stack is Stack.project:

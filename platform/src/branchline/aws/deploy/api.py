@@ -33,7 +33,7 @@ def deploy(
     """
     check_inputs(image, code_package)
     names = Names(config.project, namespace)
-    settings = aws_settings(config)
+    settings = aws_settings(config, namespace)
     sha = git_sha or current_git_sha(config.root)
     tracking = config.get("tracking_uri") or None
     desired = [
@@ -41,9 +41,11 @@ def deploy(
                      git_sha=sha, tracking_uri=str(tracking) if tracking else None)
         for flow_file, graph in load_flows(config, flows)
     ]
-    from branchline.aws.session import aws_errors
+    from branchline.aws.deploy.settings import caller_account, check_account
+    from branchline.aws.session import aws_errors, client
 
     with aws_errors(f"deploy to {namespace}"):
+        check_account(settings, namespace, caller_account(client("sts")))  # prod only in its own account
         return apply_desired(names, desired, dry_run=dry_run, after_call=after_call)
 
 

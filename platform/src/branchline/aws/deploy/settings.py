@@ -2,6 +2,11 @@
 
 Roles, queues and the bucket are created by the platform's CloudFormation (infra), never by the
 deployer: it only reads their names here.
+
+Accounts: `account_id` is the development account (or the only one); `production_account_id`, when set and
+different, is production's own account (recommended), with its own bucket (`production_bucket`). A deploy
+checks the caller's account before it writes anything (`check_account`): production is never deployed with
+development credentials, nor a branch namespace into the production account.
 """
 
 from __future__ import annotations
@@ -9,11 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from branchline.config import Config
-from branchline.errors import ConfigError
+from branchline.errors import BranchlineError, ConfigError
 from branchline.namespaces import is_production
 
 DEFAULT_KEEP_VERSIONS = 10
 _INFRA_HINT = "the platform's CloudFormation stack outputs it (see docs/deploy.md)"
+
+
+class WrongAccountError(BranchlineError):
+    """The credentials belong to an account this namespace must not be deployed into."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,18 @@ class AwsSettings:
     production_states_role_arn: str | None = None
     production_job_role_arn: str | None = None
     job_environment: tuple[tuple[str, str], ...] = ()
+    account_id: str | None = None
+    production_account_id: str | None = None
+
+    @property
+    def separate_production_account(self) -> bool:
+        return bool(self.production_account_id) and self.production_account_id != self.account_id
+
+    def account_for(self, namespace: str) -> str | None:
+        """The account `namespace` lives in (None: not configured, nothing to check)."""
+        if is_production(namespace):
+            return self.production_account_id or self.account_id
+        return self.account_id
 
     def _production(self, value: str | None, key: str) -> str:
         if not value:
@@ -77,8 +98,22 @@ def _bucket(config: Config) -> str:
     )
 
 
-def aws_settings(config: Config) -> AwsSettings:
-    """Read and check `[tool.branchline.aws]`; every missing key is named with where to find it."""
+def account_setting(config: Config, key: str) -> str | None:
+    value = config.get(f"aws.{key}")
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if len(text) != 12 or not text.isdigit():
+        raise ConfigError(f"tool.branchline.aws.{key} must be a 12-digit AWS account id, not {value!r}",
+                          hint=f'e.g. {key} = "210987654321" (quoted: a TOML integer would lose leading zeros)')
+    return text
+
+
+def aws_settings(config: Config, namespace: str | None = None) -> AwsSettings:
+    """Read and check `[tool.branchline.aws]`; every missing key is named with where to find it.
+
+    With `namespace` = prod and a `production_bucket`, `bucket` is production's (its own account's) bucket.
+    """
     states_role = str(config.require("aws.states_role_arn", hint=_INFRA_HINT))
     keep = config.get("aws.keep_versions", DEFAULT_KEEP_VERSIONS)
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
@@ -86,18 +121,48 @@ def aws_settings(config: Config) -> AwsSettings:
             f"tool.branchline.aws.keep_versions must be a positive integer, not {keep!r}",
             hint="e.g. keep_versions = 10 (versions kept for rollback)",
         )
+    bucket = _bucket(config)
+    if namespace is not None and is_production(namespace):
+        bucket = str(config.get("aws.production_bucket") or bucket)
     return AwsSettings(
         states_role_arn=states_role,
         job_role_arn=str(config.require("aws.job_role_arn", hint=_INFRA_HINT)),
         job_queue=str(config.require("aws.job_queue", hint=_INFRA_HINT)),
         production_job_queue=config.get("aws.production_job_queue") or None,
-        bucket=_bucket(config),
+        bucket=bucket,
         scheduler_role_arn=str(config.get("aws.scheduler_role_arn") or states_role),
         keep_versions=keep,
         production_states_role_arn=config.get("aws.production_states_role_arn") or None,
         production_job_role_arn=config.get("aws.production_job_role_arn") or None,
         job_environment=_job_environment(config),
+        account_id=account_setting(config, "account_id"),
+        production_account_id=account_setting(config, "production_account_id"),
     )
+
+
+def check_account(settings: AwsSettings, namespace: str, caller_account: str) -> None:
+    """Refuse to deploy `namespace` with credentials of the wrong account (before anything is written)."""
+    expected = settings.account_for(namespace)
+    if expected is None or caller_account == expected:
+        return
+    if is_production(namespace):
+        raise WrongAccountError(
+            f"refusing to deploy prod with credentials of account {caller_account}: production lives in "
+            f"account {expected}",
+            hint=f"deploy prod from the release workflow, with the release role of account {expected} "
+            "(tool.branchline.aws.production_account_id)",
+        )
+    where = "the production account" if caller_account == settings.production_account_id else "account"
+    raise WrongAccountError(
+        f"refusing to deploy {namespace} with credentials of {where} {caller_account}: branch namespaces "
+        f"live in account {expected}",
+        hint="use the development account's credentials (the ci role, or your own profile there)",
+    )
+
+
+def caller_account(sts: object) -> str:
+    """The account of the credentials in use (`sts get-caller-identity`, which no policy can deny)."""
+    return str(sts.get_caller_identity()["Account"])  # type: ignore[attr-defined]
 
 
 def _job_environment(config: Config) -> tuple[tuple[str, str], ...]:
