@@ -80,6 +80,15 @@ def github() -> Iterator[GitHubServer]:
         yield server
 
 
+@pytest.fixture
+def protected_github() -> Iterator[GitHubServer]:
+    """The stand-in with every one-time GitHub setting of docs/infra.md in place (production on main only)."""
+    fake = FakeGitHub(REPOSITORY, TOKEN)
+    fake.production_as_documented("main")
+    with GitHubServer(fake) as server:
+        yield server
+
+
 def runner_env(tmp: Path, event_name: str, event: dict[str, Any], **variables: str) -> dict[str, str]:
     """The environment a runner gives a step: ours (AWS from moto) minus any real GITHUB_*, plus these."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -106,10 +115,12 @@ def pr_env(tmp: Path, project: Project, branch: str, *, number: int = 7, action:
                       GITHUB_REF=f"refs/pull/{number}/merge", GITHUB_SHA=project.sha, **extra)
 
 
-def push_env(tmp: Path, project: Project, branch: str) -> dict[str, str]:
+def push_env(tmp: Path, project: Project, branch: str, *, api_url: str = "") -> dict[str, str]:
+    """A `push` job on `branch`; with `api_url`, the job token and the (fake) GitHub API it reads settings from."""
     event = {"ref": f"refs/heads/{branch}", "after": project.sha}
+    extra = {"GITHUB_API_URL": api_url, "GITHUB_TOKEN": TOKEN} if api_url else {}
     return runner_env(tmp, "push", event, GITHUB_REF=f"refs/heads/{branch}", GITHUB_REF_NAME=branch,
-                      GITHUB_SHA=project.sha)
+                      GITHUB_SHA=project.sha, **extra)
 
 
 def run_ci(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

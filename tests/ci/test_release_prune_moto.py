@@ -12,6 +12,7 @@ from branchline.aws.session import client
 from branchline.config import load_config
 from branchline.namespaces import Names, namespace_for_branch
 from tests.ci.conftest import HOSTILE, IMAGE, Project, git, pr_env, push_env, run_ci, runner_env
+from tests.ci.fake_github import GitHubServer
 
 pytestmark = pytest.mark.moto
 
@@ -34,8 +35,10 @@ def test_release_is_refused_on_a_pull_request_and_on_a_push_to_another_branch(
     assert _machines(project.name) == set()
 
 
-def test_release_deploys_prod_and_moves_live(project: Project, tmp_path: Path) -> None:
-    done = run_ci(project.root, push_env(tmp_path / "one", project, "main"), "release", "--image", IMAGE)
+def test_release_deploys_prod_and_moves_live(project: Project, tmp_path: Path,
+                                            protected_github: GitHubServer) -> None:
+    api = protected_github.url
+    done = run_ci(project.root, push_env(tmp_path / "one", project, "main", api_url=api), "release", "--image", IMAGE)
     assert done.returncode == 0, done.stderr
     names = Names(project.name, "prod")
     arn = state_machine_arns(client)[names.state_machine(FLOW)]
@@ -47,7 +50,7 @@ def test_release_deploys_prod_and_moves_live(project: Project, tmp_path: Path) -
     (project.root / "flows" / "train.py").write_text((project.root / "flows" / "train.py").read_text() + "\n# v2\n")
     git(project.root, "commit", "-qam", "v2")
     newer = Project(project.root, project.name, git(project.root, "rev-parse", "HEAD"), project.infra)
-    done = run_ci(project.root, push_env(tmp_path / "two", newer, "main"), "release", "--image", IMAGE)
+    done = run_ci(project.root, push_env(tmp_path / "two", newer, "main", api_url=api), "release", "--image", IMAGE)
     assert done.returncode == 0, done.stderr
     machine = state_machine(client, arn)
     assert [v.description for v in machine.versions] == [project.sha, newer.sha]
@@ -127,3 +130,20 @@ def test_prune_takes_a_branch_list_and_refuses_one_that_looks_wrong(project: Pro
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [namespace_for_branch("b")]
     assert _machines(project.name) == {Names(project.name, namespace_for_branch("a")).state_machine(FLOW)}
+
+
+def test_release_refuses_an_unprotected_production_environment_before_deploying(
+    project: Project, tmp_path: Path, github: GitHubServer
+) -> None:
+    """A collaborator's workflow named `environment: production` first: GitHub created it without protection."""
+    github.fake.workflow_names_environment("production")
+    done = run_ci(project.root, push_env(tmp_path, project, "main", api_url=github.url), "release", "--image", IMAGE)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0] == "error: production is not limited to 'main' with required reviewers (4 problem(s)):"
+    assert "can be deployed from any branch (no deployment branch policy)" in lines[1]
+    assert "has no required reviewers" in lines[2]
+    assert "OIDC subject is not customised" in lines[3]
+    assert "branch 'main' is neither protected nor covered by a ruleset" in lines[4]
+    assert "Traceback" not in done.stderr
+    assert _machines(project.name) == set()  # refused before anything was deployed

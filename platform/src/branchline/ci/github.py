@@ -1,4 +1,5 @@
-"""The few GitHub REST calls `branchline ci` makes (issue comments), over plain HTTP (stdlib only).
+"""The few GitHub REST calls `branchline ci` makes (issue comments, reading repository settings), over plain
+HTTP (stdlib only).
 
 One PR comment is updated in place: it is found by a hidden marker at the very start of its body, among
 comments written by a bot (the job's token posts as `github-actions[bot]`), so a person who pastes the
@@ -26,7 +27,9 @@ RETRY_DELAYS_S = (1.0, 3.0)
 
 
 class GitHubError(CIError):
-    """GitHub answered with an error, or did not answer."""
+    """GitHub answered with an error (`status`), or did not answer (`status` 0)."""
+
+    status: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,26 @@ class CommentResult:
     created: bool
 
 
-class GitHub:
-    """`api_url` + a token; every call is one request (or a bounded page walk)."""
+COMMENT_ACCESS = ("write the pull request comment", "pull-requests: write", ", or use --no-comment")
 
-    def __init__(self, api_url: str, token: str, repository: str) -> None:
+
+class GitHub:
+    """`api_url` + a token; every call is one request (or a bounded page walk).
+
+    `access` = (what the token is for, the job permission it needs, an alternative) words the errors.
+    """
+
+    def __init__(self, api_url: str, token: str, repository: str,
+                 access: tuple[str, str, str] = COMMENT_ACCESS) -> None:
+        purpose, permission, alternative = access
         if not token:
-            raise CIError("GITHUB_TOKEN is not set: cannot write the pull request comment",
+            raise CIError(f"GITHUB_TOKEN is not set: cannot {purpose}",
                           hint="pass `env: GITHUB_TOKEN: ${{ github.token }}` to the step "
-                               "(with `permissions: pull-requests: write`), or use --no-comment")
+                               f"(with `permissions: {permission}`){alternative}")
         self.api_url = api_url.rstrip("/")
         self.token = token
         self.repository = repository
+        self.permission = permission
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """JSON in, JSON out; 5xx and connection errors are retried twice, anything else fails at once."""
@@ -77,8 +89,10 @@ class GitHub:
                 if exc.code in RETRY_STATUSES and delay is not None:
                     time.sleep(delay)
                     continue
-                raise GitHubError(f"GitHub {method} {path} failed: HTTP {exc.code} {_message(exc)}",
-                                  hint=_hint(exc.code)) from None
+                error = GitHubError(f"GitHub {method} {path} failed: HTTP {exc.code} {_message(exc)}",
+                                    hint=_hint(exc.code, self.permission))
+                error.status = exc.code
+                raise error from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if delay is not None:
                     time.sleep(delay)
@@ -87,6 +101,15 @@ class GitHub:
                 raise GitHubError(f"GitHub API {self.api_url} is unreachable ({method} {path}): {reason}",
                                   hint="check GITHUB_API_URL and the network") from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def get_if_readable(self, path: str) -> tuple[int, Any]:
+        """GET `path`; (200, body), or (403|404, None) when the token may not read it or it does not exist."""
+        try:
+            return 200, self.request("GET", path)
+        except GitHubError as exc:
+            if exc.status in (403, 404):
+                return exc.status, None
+            raise
 
     # ----- issue comments (a pull request is an issue for comments)
     def comments(self, number: int) -> Iterator[Comment]:
@@ -131,9 +154,9 @@ def _message(exc: urllib.error.HTTPError) -> str:
         return str(exc.reason)
 
 
-def _hint(status: int) -> str | None:
+def _hint(status: int, permission: str = "pull-requests: write") -> str | None:
     if status in (401, 403):
-        return "the token lacks access: give the job `permissions: pull-requests: write` (forks get a read-only token)"
+        return f"the token lacks access: give the job `permissions: {permission}` (forks get a read-only token)"
     if status == 404:
         return "check GITHUB_REPOSITORY and the pull request number"
     return None

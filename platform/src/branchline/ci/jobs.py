@@ -172,6 +172,19 @@ def ci_pr(env: Mapping[str, str], options: PrOptions, console: Console, *, confi
 # ----------------------------------------------------------------------------- ci release
 
 
+def _require_protected_production(ctx: GitHubContext, config: Config, console: Console) -> None:
+    """Refuse to release while the `production` environment is not limited to the production branch."""
+    from branchline.ci.repo_settings import check_production, refusal_message
+
+    verdict = check_production(ctx.api_url, ctx.token, ctx.repository, config.production_branch)
+    for note in verdict.notes:
+        console.print(f"note: {note.message}", markup=False)
+    if not verdict.ok:
+        raise CIError(refusal_message(verdict, config.production_branch),
+                      hint="fix the repository settings (docs/infra.md), then re-run; `branchline infra check` "
+                           "shows the same")
+
+
 def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *, config: Config | None = None,
                after_call: Sequence[Any] = ()) -> DeployOutcome:
     """Deploy `prod` for a push to the production branch: a new version, `live` moved to it."""
@@ -181,6 +194,7 @@ def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *, 
     ctx = github_context(env)
     config = config or load_config()
     namespace = release_namespace(ctx, config.production_branch)
+    _require_protected_production(ctx, config, console)  # before anything is built, uploaded or deployed
     done = _deploy(config, ctx, namespace, options, console, after_call)
     flows = _flow_lines(done.result.state_machines, region())
     report = DeployReport(

@@ -173,3 +173,31 @@ def register(app: typer.Typer) -> None:
             console.print(f"{name}: [green]{result.status}[/]")
             for key, value in result.outputs.items():
                 console.print(f"  {key} = {value}", markup=False)
+
+    @infra_app.command(help="Check that GitHub lets only the production branch, with a reviewer, reach production.")
+    def check(
+        github_repo: str | None = typer.Option(None, "--github-repo", help="ORG/REPO (default: $GITHUB_REPOSITORY)."),
+        api_url: str | None = typer.Option(None, "--api-url", help="Default: $GITHUB_API_URL, then api.github.com."),
+    ) -> None:
+        from branchline.aws import infra
+        from branchline.ci.context import DEFAULT_API_URL
+        from branchline.ci.repo_settings import check_production, expected_subjects, refusal_message
+        from branchline.config import load_config
+
+        config = load_config()
+        repository = "/".join(infra.split_github_repository(github_repo or os.environ.get("GITHUB_REPOSITORY", "")))
+        token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or ""
+        url = api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+        verdict = check_production(url, token, repository, config.production_branch)
+        for line in verdict.passed:
+            console.print(f"[green]ok[/]   {line}", soft_wrap=True)
+        for note in verdict.notes:
+            console.print(f"note: {note.message}" + (f" ({note.hint})" if note.hint else ""), markup=False,
+                          soft_wrap=True)
+        for name, subject in expected_subjects(repository, config.production_branch).items():
+            console.print(f"the {name} role trusts the OIDC subject {subject}", markup=False, soft_wrap=True)
+        if not verdict.ok:
+            raise infra.InfraError(refusal_message(verdict, config.production_branch),
+                                   hint="change the repository settings (docs/infra.md, one-time GitHub settings)")
+        console.print(f"production is reachable only from {config.production_branch!r}, with a reviewer")
+
