@@ -11,6 +11,8 @@ Two small pieces, each documented with its limits:
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -43,8 +45,10 @@ def _plain(node: Any) -> Any:
 class Rendering:
     """One template rendered with one set of parameter values."""
 
-    def __init__(self, template: dict[str, Any], params: Mapping[str, str]) -> None:
+    def __init__(self, template: dict[str, Any], params: Mapping[str, str], account: str = ACCOUNT) -> None:
         self.template = template
+        self.account = account
+        self.pseudo = PSEUDO | {"AWS::AccountId": account}
         declared = template.get("Parameters", {})
         self.params = {k: str(v.get("Default", "")) for k, v in declared.items()} | dict(params)
         self.conditions = {name: self._condition(body) for name, body in template.get("Conditions", {}).items()}
@@ -75,15 +79,15 @@ class Rendering:
         kind = self.template["Resources"][logical_id]["Type"]
         name = self._name_of(logical_id)
         return {
-            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{self.account}:role/{name}",
             "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
-            "AWS::ECR::Repository": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}",
-            "AWS::IAM::OIDCProvider": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com",
+            "AWS::ECR::Repository": f"arn:aws:ecr:{REGION}:{self.account}:repository/{name}",
+            "AWS::IAM::OIDCProvider": f"arn:aws:iam::{self.account}:oidc-provider/token.actions.githubusercontent.com",
         }.get(kind, f"arn:aws:{kind}:{name}")
 
     def _ref(self, name: str) -> Any:
-        if name in PSEUDO:
-            return PSEUDO[name]
+        if name in self.pseudo:
+            return self.pseudo[name]
         if name in self.params:
             return self.params[name]
         kind = self.template["Resources"][name]["Type"]
@@ -142,3 +146,13 @@ def allows(statements: list[dict[str, Any]], action: str, resource: str) -> list
         if any(_glob(r).fullmatch(resource) for r in as_list(st["Resource"])):
             granted.append(st.get("Sid", "?"))
     return granted
+
+
+def policy_document(document: Any) -> dict[str, Any]:
+    """A policy document as IAM returns it: moto gives inline policies as JSON or as a Python literal."""
+    if isinstance(document, dict):
+        return document
+    try:
+        return dict(json.loads(document))
+    except json.JSONDecodeError:
+        return dict(ast.literal_eval(document))

@@ -15,7 +15,6 @@ What moto's CloudFormation cannot show, and where it is covered instead (tests/i
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import random
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.infra.policy import policy_document
 
 pytestmark = pytest.mark.moto
 
@@ -114,16 +115,6 @@ def _params(values: dict[str, str]) -> list[str]:
     return [arg for key, value in values.items() for arg in ("--param", f"{key}={value}")]
 
 
-def _policy(document: Any) -> dict[str, Any]:
-    """moto returns inline policies as JSON or as a Python literal: accept both."""
-    if isinstance(document, dict):
-        return document
-    try:
-        return json.loads(document)
-    except json.JSONDecodeError:
-        return ast.literal_eval(document)
-
-
 def test_shared_stack_dry_run_leaves_nothing_then_deploy_creates_queues(account: Account, infra: Run) -> None:
     params = _params(_network(account))
     dry = infra("deploy", "--stack", "shared", *params, "--dry-run")
@@ -171,13 +162,14 @@ def test_project_stack_deploys_roles_bucket_repository_and_updates_in_place(acco
     assert {f"demo-{n}" for n in ("ci", "release", "prune", "states-branch", "states-prod", "job-branch",
                                   "job-prod", "scheduler")} <= set(roles)
     provider = f"arn:aws:iam::{account.account_id}:oidc-provider/{GITHUB_OIDC}"
-    (trust,) = _policy(iam.get_role(RoleName="demo-ci")["Role"]["AssumeRolePolicyDocument"])["Statement"]
+    (trust,) = policy_document(iam.get_role(RoleName="demo-ci")["Role"]["AssumeRolePolicyDocument"])["Statement"]
     assert trust["Principal"] == {"Federated": provider}
     assert trust["Condition"]["StringLike"][f"{GITHUB_OIDC}:sub"] == "repo:Acme/demo:pull_request:ref:refs/pull/*/merge"
-    (release,) = _policy(iam.get_role(RoleName="demo-release")["Role"]["AssumeRolePolicyDocument"])["Statement"]
+    (release,) = policy_document(iam.get_role(RoleName="demo-release")["Role"]["AssumeRolePolicyDocument"])["Statement"]
     assert release["Condition"]["StringEquals"][f"{GITHUB_OIDC}:sub"] == \
         "repo:Acme/demo:environment:production:ref:refs/heads/main"
-    ci = _policy(iam.get_role_policy(RoleName="demo-ci", PolicyName="deploy-branch-namespaces")["PolicyDocument"])
+    inline = iam.get_role_policy(RoleName="demo-ci", PolicyName="deploy-branch-namespaces")["PolicyDocument"]
+    ci = policy_document(inline)
     resources = {r for s in ci["Statement"] if s["Effect"] == "Allow"
                  for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
     assert f"arn:aws:states:us-east-1:{account.account_id}:stateMachine:demo-br-*" in resources

