@@ -144,7 +144,16 @@ def check_aws_account_id(value: str, _: Answers) -> str | None:
     return None
 
 
-def check_artifact_bucket(value: str, _: Answers) -> str | None:
+def check_aws_production_account_id(value: str, _: Answers) -> str | None:
+    if not ACCOUNT_RE.fullmatch(value):
+        return (
+            f"aws_production_account_id: {_shown(value)} is not 12 digits; use the 12-digit id of production's "
+            "AWS account (the aws_account_id again for single-account mode)"
+        )
+    return None
+
+
+def check_artifact_bucket(value: str, answers: Answers) -> str | None:
     allowed = (
         "use 3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit "
         "(S3 bucket naming rules)"
@@ -162,6 +171,10 @@ def check_artifact_bucket(value: str, _: Answers) -> str | None:
             problem = "is formatted as an IP address"
         except ValueError:
             pass
+    separate = answers.get("aws_production_account_id") != answers.get("aws_account_id")
+    if not problem and separate and len(value) > 63 - len("-prod"):  # production's bucket: <artifact_bucket>-prod
+        problem = "is too long to name production's bucket after it (<artifact_bucket>-prod)"
+        allowed = "use at most 58 characters when production has an account of its own"
     return f"artifact_bucket: {_shown(value)} {problem}; {allowed}" if problem else None
 
 
@@ -199,6 +212,7 @@ VALIDATORS: dict[str, Validator] = {
     "github_org": check_github_org,
     "aws_region": check_aws_region,
     "aws_account_id": check_aws_account_id,
+    "aws_production_account_id": check_aws_production_account_id,
     "artifact_bucket": check_artifact_bucket,
     "mlflow_tracking_uri": check_mlflow_tracking_uri,
     "python_version": check_python_version,

@@ -102,6 +102,7 @@ def test_valid_edge_cases_pass_validation(answers: dict[str, str]) -> None:
         "github_org": defaults["github_org"],
         "aws_region": defaults["aws_region"],
         "aws_account_id": defaults["aws_account_id"],
+        "aws_production_account_id": defaults["aws_production_account_id"],
         "artifact_bucket": "iris-classifier-artifacts",
         "mlflow_tracking_uri": "",
         "python_version": "3.11",

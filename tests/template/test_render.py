@@ -99,17 +99,20 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
     }
     domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    prod = answers.get("aws_production_account_id", "210987654321")  # its own account unless told otherwise
     assert branchline["aws"] == {
         "region": region,
         "account_id": account,
+        "production_account_id": prod,
         "bucket": answers["artifact_bucket"],
+        "production_bucket": answers["artifact_bucket"] + ("-prod" if prod != account else ""),
         "job_queue": "branchline-shared",
         "production_job_queue": "branchline-prod",
         "max_concurrency": 16,
         "keep_versions": 10,
         "image_repository": f"{account}.dkr.ecr.{region}.{domain}/{slug}",
         **{
-            key: f"arn:{partition}:iam::{account}:role/{slug}-{role}"
+            key: f"arn:{partition}:iam::{account if role.endswith('-branch') else prod}:role/{slug}-{role}"
             for key, role in (
                 ("states_role_arn", "states-branch"),
                 ("job_role_arn", "job-branch"),
@@ -135,7 +138,9 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
                     assert step["with"]["python-version"] == answers["python_version"]
                 if uses.startswith("aws-actions/configure-aws-credentials@"):
                     assert step["with"]["aws-region"] == region
-                    assert step["with"]["role-to-assume"].startswith(f"arn:aws:iam::{account}:role/{slug}-")
+                    role = step["with"]["role-to-assume"]
+                    owner = prod if role.endswith("-release") else account
+                    assert role.startswith(f"arn:aws:iam::{owner}:role/{slug}-")
     dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
     assert f"ARG BASE_IMAGE=python:{answers['python_version']}-slim\n" in dockerfile
 
