@@ -333,11 +333,11 @@ def test_branch_and_production_compute_never_share_a_role(shared: Rendering) -> 
     prod = shared.resource("ProdComputeEnvironment")["Properties"]["ComputeResources"]["InstanceRole"]
     assert branch != prod
     roles = {lid: shared.resource(lid)["Properties"] for lid in
-             ("BranchBatchInstanceRole", "ProdBatchInstanceRole", "BranchBatchExecutionRole", "ProdBatchExecutionRole")}
+             ("BatchInstanceRole", "ProdBatchInstanceRole", "BatchExecutionRole", "ProdBatchExecutionRole")}
     assert len({r["RoleName"] for r in roles.values()}) == 4
     scopes = {lid: {t["Key"]: t["Value"] for t in r["Tags"]}["branchline:scope"] for lid, r in roles.items()}
-    assert scopes == {"BranchBatchInstanceRole": "branch", "ProdBatchInstanceRole": "prod",
-                      "BranchBatchExecutionRole": "branch", "ProdBatchExecutionRole": "prod"}
+    assert scopes == {"BatchInstanceRole": "branch", "ProdBatchInstanceRole": "prod",
+                      "BatchExecutionRole": "branch", "ProdBatchExecutionRole": "prod"}
 
 
 def test_no_role_holds_log_delivery_since_no_state_machine_logs(project: Rendering) -> None:
