@@ -28,6 +28,8 @@ class AwsSettings:
     production_states_role_arn: str | None = None
     production_job_role_arn: str | None = None
     job_environment: tuple[tuple[str, str], ...] = ()
+    image_repository: str | None = None
+    production_image_repository: str | None = None
 
     def _production(self, value: str | None, key: str) -> str:
         if not value:
@@ -97,7 +99,18 @@ def aws_settings(config: Config) -> AwsSettings:
         production_states_role_arn=config.get("aws.production_states_role_arn") or None,
         production_job_role_arn=config.get("aws.production_job_role_arn") or None,
         job_environment=_job_environment(config),
+        **dict(zip(("image_repository", "production_image_repository"), image_repositories(config), strict=True)),
     )
+
+
+def image_repositories(config: Config) -> tuple[str | None, str | None]:
+    """(branch, production) image repositories: never one and the same (branchline.images.production)."""
+    from branchline.images.production import check_repositories
+
+    branch = config.get("aws.image_repository") or None
+    production = config.get("aws.production_image_repository") or None
+    check_repositories(branch, production)
+    return branch, production
 
 
 def _job_environment(config: Config) -> tuple[tuple[str, str], ...]:
