@@ -58,10 +58,13 @@ def resolve_digest(reference: str, docker: Callable[[], Any]) -> str:
         pass
     except (APIError, DockerException) as exc:
         raise BaseImageError(f"cannot inspect the base image {reference}: {exc}") from None
-    found = remote_digest(client, reference, registry_auth(reference))
+    hint = "pin it by digest in the Dockerfile (ARG BASE_IMAGE=name:tag@sha256:...) or pull it first"
+    try:
+        found = remote_digest(client, reference, registry_auth(reference))
+    except BranchlineError as exc:
+        raise BaseImageError(f"the base image {reference} is not on the Docker engine and its registry failed: "
+                             f"{exc.message}", hint=hint) from None
     if not found:
-        raise BaseImageError(
-            f"the base image {reference} is neither on the Docker engine nor in its registry",
-            hint="pin it by digest in the Dockerfile (ARG BASE_IMAGE=name:tag@sha256:...) or pull it first",
-        )
+        raise BaseImageError(f"the base image {reference} is neither on the Docker engine nor in its registry",
+                             hint=hint)
     return found
