@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -43,7 +44,8 @@ def test_hadolint_is_clean(default_project: Path) -> None:
 
 def test_dockerfile_shape(default_project: Path) -> None:
     steps = instructions(default_project / "Dockerfile")
-    assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim")
+    base = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))["_base_images"]["3.11"]
+    assert steps[0] == ("ARG", f"BASE_IMAGE={base}") and "@sha256:" in base
     assert [args for word, args in steps if word == "FROM"] == ["${BASE_IMAGE} AS build", "${BASE_IMAGE}"]
     users = [args for word, args in steps if word == "USER"]
     assert users and users[-1] not in ("root", "0"), "the image runs as a non-root user"
@@ -52,7 +54,9 @@ def test_dockerfile_shape(default_project: Path) -> None:
     # The context (requirements and wheels only) goes to the build stage; the image gets the virtualenv.
     assert [args for word, args in steps if word in ("COPY", "ADD")] == [". .", "--from=build /opt/venv /opt/venv"]
     run = " ".join(args for word, args in steps if word == "RUN")
-    assert "--requirement requirements.txt" in run and "--no-index --find-links" in run
+    assert '--require-hashes --no-deps "$@" --requirement requirements.txt' in run
+    assert "--no-index --find-links" in run
+    assert "--no-deps --no-index wheelhouse/branchline-*.whl" in run and "pip check" in run
 
 
 def test_build_context_holds_dependencies_only(tmp_path: Path, default_project: Path) -> None:
