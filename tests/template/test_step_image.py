@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -78,16 +77,9 @@ def test_build_context_holds_dependencies_only(tmp_path: Path, default_project: 
 
 
 def step_wheel_requirements(project: Path) -> list[str]:
-    """Third-party requirements of the generated step image: branchline's (with the image's extras) and
-    the project's own lines of requirements.txt after branchline."""
-    platform = tomllib.loads((REPO_ROOT / "platform" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    extras = platform.get("optional-dependencies", {})
-    own = [
-        line
-        for line in (project / "requirements.txt").read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith(("#", "branchline"))
-    ]
-    return [*platform["dependencies"], *(req for name in ("aws", "tracking", "checks") for req in extras[name]), *own]
+    """The exact pins of the project's lock (requirements.txt): what the image installs, hash-checked."""
+    text = (project / "requirements.txt").read_text(encoding="utf-8")
+    return re.findall(r"(?m)^([A-Za-z0-9._-]+==\S+) \\$", text)
 
 
 @pytest.mark.docker
@@ -96,7 +88,8 @@ def step_wheel_requirements(project: Path) -> list[str]:
 def test_step_image_builds_offline_and_runs_as_non_root(
     tmp_path: Path, default_project: Path, docker_engine: str, base_image: str, testbed: Testbed
 ) -> None:
-    """The classic builder (what the docker SDK uses) builds the image from a wheelhouse, without network."""
+    """The classic builder (what the docker SDK uses) builds the image from a wheelhouse, without network,
+    every wheel checked against the template's lock (`--require-hashes`)."""
     context = tmp_path / "context"
     shutil.copytree(default_project, context, ignore=shutil.ignore_patterns(".git"))
     wheels = context / "wheelhouse"

@@ -155,6 +155,11 @@ def stage_wheel(root: Path, log: Callable[[str], None] = lambda line: None) -> P
         old.unlink()
     log(f"building the platform's wheel: {line}")
     with tempfile.TemporaryDirectory(prefix="branchline-wheel-") as scratch:
+        source = _local_tree(requirement.url)
+        if source is not None:  # setuptools builds in the tree: build a copy (concurrent builds, clean checkout)
+            copy = Path(scratch) / "source"
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns(*_SKIPPED_DIRS, "*.egg-info", "*.pyc"))
+            line = f"{PLATFORM} @ {copy.as_uri()}"
         command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                    "--wheel-dir", scratch, line]
         if requirement.url:
@@ -167,6 +172,16 @@ def stage_wheel(root: Path, log: Callable[[str], None] = lambda line: None) -> P
                                 hint="the build backend (setuptools, wheel) must be installed: it comes from "
                                      "the project's hashed lock")
         return Path(shutil.move(str(wheels[0]), wheelhouse / wheels[0].name))
+
+
+def _local_tree(url: str | None) -> Path | None:
+    """The directory a `file://` URL names (with its #subdirectory=), else None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    fragment = dict(item.partition("=")[::2] for item in parts.fragment.split("&") if item)
+    path = Path(unquote(parts.path)) / fragment.get("subdirectory", "")
+    return path if parts.scheme == "file" and path.is_dir() else None
 
 
 def _is_commit(ref: str) -> bool:
