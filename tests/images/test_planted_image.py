@@ -10,10 +10,8 @@ deploy handed the planted image must refuse it. Real Docker engine and registry 
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from tests.aws_deploy.conftest import Infra
 from tests.aws_deploy.standins import new_project
 from tests.aws_deploy.test_project_moto import make_project
 from tests.ci.conftest import Project, git, infra, pr_env, push_env, run_ci
+from tests.images.tiny import build
 
 __all__ = ["infra"]  # the fixture: roles, queues and bucket on the moto server
 
@@ -52,15 +51,7 @@ def _plant(docker_host: str, base: str, repository: str, tag: str) -> str:
     import docker
 
     engine = docker.DockerClient(base_url=docker_host)
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        body = f"FROM {base}\nRUN echo 'planted by a pull request' > /planted\n".encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(body)
-        tar.addfile(info, io.BytesIO(body))
-    context.seek(0)
-    engine.images.build(fileobj=context, custom_context=True, tag=f"{repository}:{tag}", network_mode="host",
-                        rm=True)
+    build(engine, f"FROM {base}\nRUN echo 'planted by a pull request' > /planted\n", tag=f"{repository}:{tag}")
     digest = None
     for event in engine.images.push(repository, tag=tag, stream=True, decode=True):
         assert "error" not in event, event

@@ -6,8 +6,6 @@ where moving a tag to another image must give another `deps-` tag.
 
 from __future__ import annotations
 
-import io
-import tarfile
 import uuid
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from branchline.images.platform import (
     url_revision,
 )
 from branchline.images.publish import current_tag, dependency_hash, hash_inputs
+from tests.images.tiny import build
 from tests.template.rendering import REPO_ROOT
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -124,15 +123,7 @@ def test_base_image_is_the_build_arg_else_the_arg_default_else_the_first_from(tm
 
 def _image(engine: object, base: str, marker: str) -> str:
     """A tiny local image on `base` (content differs by `marker`); its id."""
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        body = f"FROM {base}\nLABEL marker={marker}\n".encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(body)
-        tar.addfile(info, io.BytesIO(body))
-    context.seek(0)
-    image, _ = engine.images.build(fileobj=context, custom_context=True, rm=True)  # type: ignore[attr-defined]
-    return str(image.id)
+    return str(build(engine, f"FROM {base}\nLABEL marker={marker}\n").id)
 
 
 @pytest.mark.docker

@@ -201,6 +201,16 @@ def publish(
         raise ImageError(f"docker build of {ref} failed: {exc.msg}\n{tail}") from None
     except APIError as exc:
         raise ImageError(f"docker build of {ref} failed: {exc.explanation or exc}") from None
+    digest = push(client, repository, tag, auth)
+    log(f"pushed {repository}@{digest}")
+    return PublishResult(repository, tag, digest, built=True)
+
+
+def push(client: Any, repository: str, tag: str, auth: dict[str, str] | None) -> str:
+    """Push the engine's `repository:tag`; the digest the registry stored it under."""
+    from docker.errors import APIError
+
+    ref = f"{repository}:{tag}"
     digest = None
     try:
         for event in client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
@@ -209,9 +219,7 @@ def publish(
             digest = (event.get("aux") or {}).get("Digest") or digest
     except APIError as exc:
         raise registry_error(ref, f"push failed: {exc.explanation or exc}") from None
-    if not digest:
-        digest = remote_digest(client, ref, auth)
+    digest = digest or remote_digest(client, ref, auth)
     if not digest:
         raise ImageError(f"pushed {ref} but the registry reports no digest for it")
-    log(f"pushed {repository}@{digest}")
-    return PublishResult(repository, tag, digest, built=True)
+    return str(digest)

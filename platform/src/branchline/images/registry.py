@@ -12,7 +12,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from branchline.images.publish import ImageError, connect_docker, registry_auth, registry_error, remote_digest
+from branchline.images.publish import (
+    ImageError,
+    connect_docker,
+    push,
+    registry_auth,
+    registry_error,
+    remote_digest,
+)
 
 _ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(.+)$")
 _MANIFEST_TYPES = [
@@ -91,15 +98,10 @@ def _docker_add_tag(repository: str, digest: str, tag: str, client: Any) -> None
     reference = f"{repository}@{digest}"
     auth = registry_auth(repository)
     try:
-        image = client.images.pull(reference, auth_config=auth)
-        image.tag(repository, tag)
-        pushed = None
-        for event in client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
-            if "error" in event:
-                raise registry_error(reference, f"push of {tag} failed: {event['error']}")
-            pushed = (event.get("aux") or {}).get("Digest") or pushed
+        client.images.pull(reference, auth_config=auth).tag(repository, tag)
     except APIError as exc:
-        raise registry_error(reference, f"tagging as {tag} failed: {exc.explanation or exc}") from None
+        raise registry_error(reference, f"pulling it to tag it {tag} failed: {exc.explanation or exc}") from None
+    pushed = push(client, repository, tag, auth)
     if pushed != digest:
         raise ImageError(f"tagging {reference} as {tag} pushed another manifest ({pushed})",
                          hint="the registry rewrote the manifest; tag it with the registry's own tools")
