@@ -44,13 +44,16 @@ BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 TRACKING_SCHEMES_RE = re.compile(r"(https?://[^/\s]+.*|sqlite:///.+|file:.+|databricks(://[^\s]+)?)")
-VERSION_SPEC = r"(===|==|~=|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!]+"
-BRANCHLINE_SOURCE_RE = re.compile(
-    r"branchline("
-    r"\s*@\s*(git\+(https|ssh|file)://|https://|file://)\S+"  # a direct reference
-    rf"|\s*{VERSION_SPEC}(\s*,\s*{VERSION_SPEC})*"  # or a version range on an index
-    r")?"
-)
+COMMIT = r"[0-9a-f]{40}"
+# The platform pinned to one exact revision: a git commit, an exact version, an archive with its sha256,
+# or (for use on this machine only) a local checkout. Branches, tags and ranges move: refused.
+BRANCHLINE_PINNED = {
+    "git commit": re.compile(rf"branchline\s*@\s*git\+(https|ssh|file)://[^\s@#]+(@[^\s@#]+)*@{COMMIT}(#subdirectory=\S+)?"),
+    "exact version": re.compile(r"branchline\s*===?\s*[0-9][A-Za-z0-9.+!]*"),
+    "archive with its sha256": re.compile(r"branchline\s*@\s*https://\S+#sha256=[0-9a-f]{64}"),
+    "local checkout": re.compile(r"branchline\s*@\s*file://\S+"),
+}
+BRANCHLINE_ANY = re.compile(r"branchline(\s*@\s*[a-z+]+://\S+|\s*[<>=!~]=?.*)?")
 
 
 def _shown(value: str) -> str:
@@ -194,13 +197,29 @@ def check_python_version(value: str, _: Answers) -> str | None:
 
 
 def check_branchline_source(value: str, _: Answers) -> str | None:
-    if not BRANCHLINE_SOURCE_RE.fullmatch(value.strip()) or value != value.strip():
+    pinned = "use 'branchline @ git+https://...@<40-hex commit>#subdirectory=platform' or 'branchline==X.Y.Z'"
+    if value != value.strip() or not BRANCHLINE_ANY.fullmatch(value) or "[" in value.split("@")[0]:
         return (
-            f"branchline_source: {_shown(value)} is not a requirement for branchline; use "
-            "'branchline @ git+https://...#subdirectory=platform', 'branchline @ file:///path/to/platform' "
-            "or 'branchline>=X' (no extras: the template adds them)"
+            f"branchline_source: {_shown(value)} is not a requirement for branchline; {pinned}, "
+            "or 'branchline @ file:///path/to/platform' on this machine (no extras: the template adds them)"
+        )
+    if not any(pattern.fullmatch(value) for pattern in BRANCHLINE_PINNED.values()):
+        return (
+            f"branchline_source: {_shown(value)} is not pinned to an exact revision (a branch, tag or range "
+            f"moves under CI's credentials); {pinned}"
         )
     return None
+
+
+def warnings(answers: Answers) -> list[str]:
+    """Answers that are valid but deserve a word: a local platform checkout cannot reach CI."""
+    source = str(answers.get("branchline_source", ""))
+    if BRANCHLINE_PINNED["local checkout"].fullmatch(source):
+        return [
+            "branchline_source: a local checkout pins the platform on this machine only; CI cannot install "
+            "it, so pin a commit before pushing (README.md, 'Supply chain')"
+        ]
+    return []
 
 
 VALIDATORS: dict[str, Validator] = {
@@ -237,6 +256,8 @@ def first_error(answers: Answers) -> str | None:
 def main(answers: Answers) -> int:
     problem = first_error(answers)
     if problem is None:
+        for warning in warnings(answers):
+            print(f"warning: {warning}", file=sys.stderr)
         return 0
     print(f"error: {problem}", file=sys.stderr)
     return 1

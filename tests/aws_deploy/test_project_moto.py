@@ -52,7 +52,8 @@ class TrainFlow(FlowSpec):
 '''
 
 
-def make_project(root: Path, project: str, aws: Infra, keep_versions: int = 10) -> Path:
+def make_project(root: Path, project: str, aws: Infra, keep_versions: int = 10,
+                 production_image_repository: str = IMAGE.split("@")[0]) -> Path:
     (root / "flows").mkdir(parents=True)
     (root / "flows" / "train.py").write_text(FLOW_SOURCE)
     (root / "pyproject.toml").write_text(textwrap.dedent(f"""
@@ -68,6 +69,7 @@ def make_project(root: Path, project: str, aws: Infra, keep_versions: int = 10) 
         job_queue = "{aws.job_queue}"
         production_job_queue = "{aws.production_job_queue}"
         keep_versions = {keep_versions}
+        production_image_repository = "{production_image_repository}"
     """))
     return root
 

@@ -6,6 +6,7 @@ commands run as a real process (`python -m branchline.cli.main ci ...`) in the p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -41,6 +42,8 @@ class Project:
     name: str
     sha: str
     infra: Infra
+    prod_image: str = ""
+    """An image in the project's production repository (moto ECR), by digest: what a release may deploy."""
 
 
 @pytest.fixture
@@ -57,7 +60,8 @@ def infra(moto_server: str) -> Iterator[Infra]:
 def project(tmp_path: Path, infra: Infra) -> Project:
     """A one-flow project with smoke settings and a gate table, committed on `main` in a git repo."""
     name = new_project()
-    root = make_project(tmp_path / "checkout", name, infra)
+    prod_image = production_image(f"{name}-prod")
+    root = make_project(tmp_path / "checkout", name, infra, production_image_repository=prod_image.split("@")[0])
     with (root / "pyproject.toml").open("a") as handle:
         handle.write(textwrap.dedent("""
             [tool.branchline.ci]
@@ -71,7 +75,27 @@ def project(tmp_path: Path, infra: Infra) -> Project:
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
-    return Project(root, name, git(root, "rev-parse", "HEAD"), infra)
+    return Project(root, name, git(root, "rev-parse", "HEAD"), infra, prod_image)
+
+
+MANIFEST = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                       "digest": "sha256:" + "c" * 64}, "layers": []}
+
+
+def production_image(repository: str, marker: str = "release") -> str:
+    """An image manifest pushed to a new moto ECR repository; its digest reference."""
+    from branchline.aws.session import client
+
+    ecr = client("ecr")
+    created = ecr.create_repository(repositoryName=repository, imageTagMutability="IMMUTABLE")
+    uri = created["repository"]["repositoryUri"]
+    layer = {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
+             "digest": "sha256:" + hashlib.sha256(marker.encode()).hexdigest()}
+    manifest = json.dumps({**MANIFEST, "layers": [layer]})  # moto digests a manifest by its layers
+    digest = ecr.put_image(repositoryName=repository, imageManifest=manifest,
+                           imageTag="deps-0000000000000000")["image"]["imageId"]["imageDigest"]
+    return f"{uri}@{digest}"
 
 
 @pytest.fixture

@@ -38,7 +38,8 @@ def test_release_is_refused_on_a_pull_request_and_on_a_push_to_another_branch(
 def test_release_deploys_prod_and_moves_live(project: Project, tmp_path: Path,
                                             protected_github: GitHubServer) -> None:
     api = protected_github.url
-    done = run_ci(project.root, push_env(tmp_path / "one", project, "main", api_url=api), "release", "--image", IMAGE)
+    done = run_ci(project.root, push_env(tmp_path / "one", project, "main", api_url=api), "release",
+                  "--image", project.prod_image)
     assert done.returncode == 0, done.stderr
     names = Names(project.name, "prod")
     arn = state_machine_arns(client)[names.state_machine(FLOW)]
@@ -49,12 +50,18 @@ def test_release_deploys_prod_and_moves_live(project: Project, tmp_path: Path,
     # a new commit with new flow code: a new version, and live follows it
     (project.root / "flows" / "train.py").write_text((project.root / "flows" / "train.py").read_text() + "\n# v2\n")
     git(project.root, "commit", "-qam", "v2")
-    newer = Project(project.root, project.name, git(project.root, "rev-parse", "HEAD"), project.infra)
-    done = run_ci(project.root, push_env(tmp_path / "two", newer, "main", api_url=api), "release", "--image", IMAGE)
+    newer = Project(project.root, project.name, git(project.root, "rev-parse", "HEAD"), project.infra,
+                    project.prod_image)
+    done = run_ci(project.root, push_env(tmp_path / "two", newer, "main", api_url=api), "release",
+                  "--image", project.prod_image)
     assert done.returncode == 0, done.stderr
     machine = state_machine(client, arn)
     assert [v.description for v in machine.versions] == [project.sha, newer.sha]
     assert machine.aliases["live"] == (f"{arn}:2",)
+    # each release tagged the image it deployed prod-<sha>: the lifecycle rule keeps it for rollbacks
+    repository = project.prod_image.split("@")[0].split("/", 1)[1]
+    tags = client("ecr").describe_images(repositoryName=repository)["imageDetails"][0]["imageTags"]
+    assert {f"prod-{project.sha}", f"prod-{newer.sha}"} <= set(tags)
 
 
 def test_a_pull_request_from_the_production_branch_name_never_touches_prod(
@@ -82,7 +89,8 @@ def test_prune_removes_only_namespaces_of_deleted_branches(project: Project, tmp
     alive, gone = ["feature/keep", HOSTILE], ["feature/gone", 'x";touch${IFS}pwned;#']
     origin = _origin_with(tmp_path, project, alive + gone)
     for namespace in [*(namespace_for_branch(b) for b in alive + gone), "user-alice", "prod"]:
-        deploy(config, namespace, image=IMAGE, code_package=f"s3://{project.infra.bucket}/code.tgz", git_sha="s")
+        image = project.prod_image if namespace == "prod" else IMAGE
+        deploy(config, namespace, image=image, code_package=f"s3://{project.infra.bucket}/code.tgz", git_sha="s")
     orphan = namespace_for_branch("only-data")  # a deploy that stopped after its code package upload
     client("s3").put_object(Bucket=project.infra.bucket, Key=f"{Names(project.name, orphan).s3_prefix()}/code/x",
                             Body=b"x")

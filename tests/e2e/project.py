@@ -5,7 +5,8 @@ Expectations, scikit-learn and pandas (a 209 MB wheelhouse, several minutes of i
 e2e must show more shapes than the sample has: a foreach fanning out into several containers and a step that
 fails on demand. The flow imports the project's own package (``src/<package>``) so the code package is shown
 to carry it. The step image is built from the template's own Dockerfile and .dockerignore, with a trimmed
-``requirements.txt`` (branchline and its ``aws`` extra) installed offline from a wheelhouse.
+``requirements.in`` (branchline, pinned to this checkout, and its ``aws`` extra) and a hashed lock of its wheels,
+installed offline from a wheelhouse.
 
 The step containers learn where "AWS" is (the moto endpoint and its dummy credentials) from
 ``[tool.branchline.aws.job_environment]``, which the deployer puts into every job definition.
@@ -131,10 +132,15 @@ def commit_all(project: Path, message: str) -> str:
     return git(project, "rev-parse", "HEAD")
 
 
+PLATFORM_SOURCE = f"branchline @ {(REPO_ROOT / 'platform').as_uri()}"
+"""The platform pin of the e2e project: this checkout (the image gets its wheel, built from the pin)."""
+
+
 def render_project(out: Path) -> Path:
     """The template rendered by the real cookiecutter and hooks, with a unique slug and bucket."""
     slug = f"e2e-{uuid.uuid4().hex[:6]}"
-    return render(out, project_name=slug, artifact_bucket=f"{slug}-data", aws_region="us-east-1")
+    return render(out, project_name=slug, artifact_bucket=f"{slug}-data", aws_region="us-east-1",
+                  branchline_source=PLATFORM_SOURCE)
 
 
 def _set_toml_keys(text: str, table: str, values: Mapping[str, str]) -> str:
@@ -222,6 +228,26 @@ def third_party_requirements(requirements_txt: str) -> list[str]:
     return [*platform["dependencies"], *(req for name in extras for req in optional.get(name, [])), *own]
 
 
+def pinned_inputs(requirements_txt: str) -> str:
+    """requirements.in of the trimmed set: the `branchline[...]` line pinned to this checkout."""
+    lines = [f"{line} @ {PLATFORM_SOURCE.split(' @ ', 1)[1]}" if line.startswith("branchline") else line
+             for line in requirements_txt.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def hashed_lock(third_party: Path) -> str:
+    """A lock of exactly the wheelhouse's wheels, each with its sha256 (what pip-compile would hash)."""
+    import hashlib
+
+    from packaging.utils import parse_wheel_filename
+
+    pins = {}
+    for wheel in sorted(third_party.glob("*.whl")):
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        pins.setdefault(f"{name}=={version}", []).append(hashlib.sha256(wheel.read_bytes()).hexdigest())
+    return "".join(f"{pin} {' '.join(f'--hash=sha256:{h}' for h in hashes)}\n" for pin, hashes in pins.items())
+
+
 def fill_wheelhouse(project: Path, branchline_wheel: Path, third_party: Path) -> Path:
     """`<project>/wheelhouse/`: branchline's wheel + its dependencies' (git ignores it: not in the code package)."""
     wheels = project / "wheelhouse"
@@ -236,7 +262,8 @@ def prepare(
 ) -> str:
     """Everything between render and publish; returns the commit the first deploy ships."""
     configure(project, infra, endpoint)
-    (project / "requirements.txt").write_text(requirements, encoding="utf-8")
+    (project / "requirements.in").write_text(pinned_inputs(requirements), encoding="utf-8")
+    (project / "requirements.txt").write_text(hashed_lock(third_party), encoding="utf-8")
     write_flow(project, endpoint, marker="v1")
     fill_wheelhouse(project, branchline_wheel, third_party)
     return commit_all(project, "e2e: flow, trimmed requirements, moto infra")

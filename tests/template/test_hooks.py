@@ -52,7 +52,16 @@ INVALID: list[tuple[dict[str, str], str, str]] = [
     ({"branchline_source": "numpy>=2"}, "branchline_source", "not a requirement for branchline"),
     ({"branchline_source": "branchline[aws] @ file:///x"}, "branchline_source", "no extras"),
     ({"branchline_source": "branchline @ /not/a/url"}, "branchline_source", "not a requirement"),
+    ({"branchline_source": "branchline"}, "branchline_source", "not pinned to an exact revision"),
+    ({"branchline_source": "branchline>=0.1,<1"}, "branchline_source", "not pinned to an exact revision"),
+    ({"branchline_source": "branchline @ git+https://github.com/o/branchline@main#subdirectory=platform"},
+     "branchline_source", "not pinned to an exact revision"),
+    ({"branchline_source": "branchline @ git+ssh://git@github.com/org/branchline@v1#subdirectory=platform"},
+     "branchline_source", "not pinned to an exact revision"),
+    ({"branchline_source": "branchline @ https://example.com/branchline-0.1.0-py3-none-any.whl"},
+     "branchline_source", "not pinned to an exact revision"),
 ]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 VALID_EDGE_CASES: list[dict[str, str]] = [
     {"project": "a", "package": "a_pkg"},
     {"project": "a" * 40},
@@ -62,8 +71,10 @@ VALID_EDGE_CASES: list[dict[str, str]] = [
     {"mlflow_tracking_uri": "http://127.0.0.1:5000"},
     {"mlflow_tracking_uri": "file:./mlruns"},
     {"mlflow_tracking_uri": "databricks://profile"},
-    {"branchline_source": "branchline"},
-    {"branchline_source": "branchline @ git+ssh://git@github.com/org/branchline@v1#subdirectory=platform"},
+    {"branchline_source": "branchline==0.1.0"},
+    {"branchline_source": f"branchline @ git+ssh://git@github.com/org/branchline@{COMMIT}#subdirectory=platform"},
+    {"branchline_source": f"branchline @ https://example.com/branchline-0.1.0-py3-none-any.whl#sha256={'a' * 64}"},
+    {"branchline_source": "branchline @ file:///opt/branchline/platform"},
 ]
 
 
@@ -106,7 +117,7 @@ def test_valid_edge_cases_pass_validation(answers: dict[str, str]) -> None:
         "artifact_bucket": "iris-classifier-artifacts",
         "mlflow_tracking_uri": "",
         "python_version": "3.11",
-        "branchline_source": "branchline @ git+https://github.com/my-org/branchline@main#subdirectory=platform",
+        "branchline_source": f"branchline @ git+https://github.com/my-org/branchline@{COMMIT}#subdirectory=platform",
     }
     assert hook.first_error({**base, **answers}) is None
 
@@ -182,7 +193,12 @@ def test_missing_git_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     no_git.mkdir()
     env = {**os.environ, "PATH": str(no_git)}
     assert shutil.which("git", path=env["PATH"]) is None
-    done = run_cookiecutter_cli(tmp_path / "out", {}, env=env)
+    # without git the template cannot name its own commit: the default pin is refused, a given one is used
+    unpinned = run_cookiecutter_cli(tmp_path / "refused", {}, env=env)
+    assert unpinned.returncode == 1 and "error: branchline_source: " in unpinned.stderr
+    assert "is not pinned to an exact revision" in unpinned.stderr
+    source = f"branchline @ git+https://github.com/my-org/branchline@{COMMIT}#subdirectory=platform"
+    done = run_cookiecutter_cli(tmp_path / "out", {"branchline_source": source}, env=env)
     assert done.returncode == 0, done.stderr
     project = tmp_path / "out" / "iris-classifier"
     assert (project / "pyproject.toml").is_file()
@@ -209,7 +225,7 @@ def test_cruft_json_has_the_fields_cruft_reads(default_project: Path) -> None:
 def copy_template(destination: Path) -> Path:
     """The template (working tree as it is now) as its own git repository with one commit."""
     destination.mkdir(parents=True)
-    for name in ("cookiecutter.json", "hooks", TEMPLATE_DIR_NAME):
+    for name in ("cookiecutter.json", "local_extensions.py", "hooks", TEMPLATE_DIR_NAME):
         source = REPO_ROOT / name
         if source.is_dir():
             shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -11,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.template.rendering import leftover_jinja, project_files, render
+from tests.template.rendering import REPO_ROOT, git, leftover_jinja, project_files, render
+
+BASE_IMAGES = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))["_base_images"]
 
 # Every file a freshly generated project has (the default answers). Computed once from a render and
 # written out so that an added, lost or misnamed file fails here. flows/, src/, gx/ and tests/ are
@@ -21,6 +25,7 @@ EXPECTED_FILES = sorted(
     [
         ".cruft.json",
         ".dockerignore",
+        ".github/base-image/Dockerfile",
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
         ".github/workflows/cleanup.yml",
@@ -36,11 +41,13 @@ EXPECTED_FILES = sorted(
         "gx/expectations/raw_data.json",
         "gx/great_expectations.yml",
         "pyproject.toml",
+        "requirements.in",
         "requirements.txt",
         "src/iris_classifier/__init__.py",
         "src/iris_classifier/data.py",
         "src/iris_classifier/model.py",
         "tests/test_model.py",
+        "tests/test_supply_chain.py",
         "tests/test_train_flow.py",
         "tox.ini",
     ]
@@ -142,7 +149,10 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
                     owner = prod if role.endswith("-release") else account
                     assert role.startswith(f"arn:aws:iam::{owner}:role/{slug}-")
     dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
-    assert f"ARG BASE_IMAGE=python:{answers['python_version']}-slim\n" in dockerfile
+    base = BASE_IMAGES[answers["python_version"]]
+    assert re.fullmatch(rf"python:{answers['python_version']}-slim@sha256:[0-9a-f]{{64}}", base)
+    assert f"ARG BASE_IMAGE={base}\n" in dockerfile
+    assert (project / ".github" / "base-image" / "Dockerfile").read_text(encoding="utf-8").endswith(f"FROM {base}\n")
 
 
 def test_default_render_has_exactly_the_expected_files(default_project: Path) -> None:
@@ -157,22 +167,28 @@ def test_default_render_leaves_no_template_syntax(default_project: Path) -> None
 def test_default_render_settings(default_project: Path) -> None:
     assert_rendered_settings(default_project, answers_of({}))
     data = pyproject(default_project)
+    commit = git(REPO_ROOT, "rev-parse", "HEAD")  # the platform of the very commit the template came from
     assert data["project"]["dependencies"][0] == (
-        "branchline[aws,tracking,checks,images] @ git+https://github.com/my-org/branchline@main#subdirectory=platform"
+        f"branchline[aws,tracking,checks,images] @ git+https://github.com/my-org/branchline@{commit}"
+        "#subdirectory=platform"
     )
     assert set(data["project"]["optional-dependencies"]["dev"]) >= {"pytest>=8", "ruff>=0.6"}
+    assert data["tool"]["pip-tools"] == {
+        "generate-hashes": True, "strip-extras": True, "unsafe-package": ["branchline"], "emit-index-url": False,
+        "emit-find-links": False,
+    }
 
 
-def test_requirements_of_the_step_image(default_project: Path) -> None:
+def test_lock_inputs_of_the_step_image(default_project: Path) -> None:
     lines = [
         line
-        for line in (default_project / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        for line in (default_project / "requirements.in").read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     ]
-    assert lines[0] == (
-        "branchline[aws,tracking,checks] @ git+https://github.com/my-org/branchline@main#subdirectory=platform"
-    )
-    assert [line.split(">=")[0] for line in lines[1:]] == ["scikit-learn", "pandas"]
+    assert lines[0] == pyproject(default_project)["project"]["dependencies"][0]
+    assert [re.split("[>=<]", line)[0] for line in lines[1:]] == [
+        "scikit-learn", "pandas", "setuptools", "wheel", "hatchling",
+    ]
 
 
 @pytest.mark.parametrize("options", MATRIX, ids=lambda options: "-".join(options.values())[:60])
@@ -204,13 +220,13 @@ def test_local_branchline_source_is_used_verbatim(tmp_path: Path) -> None:
     assert pyproject(project)["project"]["dependencies"][0] == (
         "branchline[aws,tracking,checks,images] @ file:///opt/branchline/platform"
     )
-    requirements = (project / "requirements.txt").read_text(encoding="utf-8")
-    assert "branchline[aws,tracking,checks] @ file:///opt/branchline/platform\n" in requirements
+    inputs = (project / "requirements.in").read_text(encoding="utf-8")
+    assert "\nbranchline[aws,tracking,checks,images] @ file:///opt/branchline/platform\n" in inputs
 
 
-def test_index_branchline_source_keeps_its_version_range(tmp_path: Path) -> None:
-    project = render(tmp_path / "out", branchline_source="branchline>=0.1,<1")
-    assert pyproject(project)["project"]["dependencies"][0] == "branchline[aws,tracking,checks,images]>=0.1,<1"
+def test_an_exact_index_version_is_a_pin(tmp_path: Path) -> None:
+    project = render(tmp_path / "out", branchline_source="branchline==0.1.0")
+    assert pyproject(project)["project"]["dependencies"][0] == "branchline[aws,tracking,checks,images]==0.1.0"
 
 
 def test_generated_project_is_ruff_clean(default_project: Path) -> None:

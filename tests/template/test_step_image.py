@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,8 @@ def test_hadolint_is_clean(default_project: Path) -> None:
 
 def test_dockerfile_shape(default_project: Path) -> None:
     steps = instructions(default_project / "Dockerfile")
-    assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim")
+    base = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))["_base_images"]["3.11"]
+    assert steps[0] == ("ARG", f"BASE_IMAGE={base}") and "@sha256:" in base
     assert [args for word, args in steps if word == "FROM"] == ["${BASE_IMAGE} AS build", "${BASE_IMAGE}"]
     users = [args for word, args in steps if word == "USER"]
     assert users and users[-1] not in ("root", "0"), "the image runs as a non-root user"
@@ -52,7 +53,9 @@ def test_dockerfile_shape(default_project: Path) -> None:
     # The context (requirements and wheels only) goes to the build stage; the image gets the virtualenv.
     assert [args for word, args in steps if word in ("COPY", "ADD")] == [". .", "--from=build /opt/venv /opt/venv"]
     run = " ".join(args for word, args in steps if word == "RUN")
-    assert "--requirement requirements.txt" in run and "--no-index --find-links" in run
+    assert '--require-hashes --no-deps "$@" --requirement requirements.txt' in run
+    assert "--no-index --find-links" in run
+    assert "--no-deps --no-index wheelhouse/branchline-*.whl" in run and "pip check" in run
 
 
 def test_build_context_holds_dependencies_only(tmp_path: Path, default_project: Path) -> None:
@@ -74,16 +77,9 @@ def test_build_context_holds_dependencies_only(tmp_path: Path, default_project: 
 
 
 def step_wheel_requirements(project: Path) -> list[str]:
-    """Third-party requirements of the generated step image: branchline's (with the image's extras) and
-    the project's own lines of requirements.txt after branchline."""
-    platform = tomllib.loads((REPO_ROOT / "platform" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    extras = platform.get("optional-dependencies", {})
-    own = [
-        line
-        for line in (project / "requirements.txt").read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith(("#", "branchline"))
-    ]
-    return [*platform["dependencies"], *(req for name in ("aws", "tracking", "checks") for req in extras[name]), *own]
+    """The exact pins of the project's lock (requirements.txt): what the image installs, hash-checked."""
+    text = (project / "requirements.txt").read_text(encoding="utf-8")
+    return re.findall(r"(?m)^([A-Za-z0-9._-]+==\S+) \\$", text)
 
 
 @pytest.mark.docker
@@ -92,7 +88,8 @@ def step_wheel_requirements(project: Path) -> list[str]:
 def test_step_image_builds_offline_and_runs_as_non_root(
     tmp_path: Path, default_project: Path, docker_engine: str, base_image: str, testbed: Testbed
 ) -> None:
-    """The classic builder (what the docker SDK uses) builds the image from a wheelhouse, without network."""
+    """The classic builder (what the docker SDK uses) builds the image from a wheelhouse, without network,
+    every wheel checked against the template's lock (`--require-hashes`)."""
     context = tmp_path / "context"
     shutil.copytree(default_project, context, ignore=shutil.ignore_patterns(".git"))
     wheels = context / "wheelhouse"

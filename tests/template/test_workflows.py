@@ -106,9 +106,14 @@ def test_triggers(default_project: Path) -> None:
     assert "github.event.pull_request.number" in ci_group
 
 
-def test_dependabot_updates_actions(default_project: Path) -> None:
+def test_dependabot_updates_actions_the_lock_and_the_base_image(default_project: Path) -> None:
     data = yaml.safe_load((default_project / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
-    assert [update["package-ecosystem"] for update in data["updates"]] == ["github-actions"]
+    updates = {update["package-ecosystem"]: update for update in data["updates"]}
+    assert set(updates) == {"github-actions", "pip", "docker"}
+    assert all(update["cooldown"]["default-days"] >= 7 for update in updates.values())
+    assert (default_project / "requirements.in").is_file() and updates["pip"]["directory"] == "/"
+    watched = default_project / updates["docker"]["directory"].lstrip("/") / "Dockerfile"
+    assert watched.read_text(encoding="utf-8").splitlines()[-1].startswith("FROM python:3.11-slim@sha256:")
 
 
 def test_actionlint(default_project: Path, actionlint: Lint) -> None:

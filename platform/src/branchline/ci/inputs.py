@@ -1,21 +1,21 @@
 """What a deploy needs before it can run: the step image (by digest) and the code package (in S3).
 
 The image is built only when its dependency hash is new; `--image` passes one from an earlier job and
-`--skip-image` only looks up the image of the current dependency hash (no Docker build). The code
-package goes under the namespace's own S3 prefix, so tearing the namespace down removes it too.
+`--skip-image` only looks up the image of the current dependency hash (no Docker build). Branch
+namespaces use `image_repository`; production uses `production_image_repository` only, which the
+pull-request role cannot write, so a `deps-<hash>` tag planted by a pull request is never even looked
+at by a release. The code package goes under the namespace's own S3 prefix, so tearing the namespace
+down removes it too.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from branchline.ci.context import CIError
 from branchline.config import Config
 from branchline.namespaces import Names
-
-_ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,26 @@ class CodePackageChoice:
     files: int
 
 
-def image_repository(config: Config) -> str:
+def image_repository(config: Config, *, production: bool = False) -> str:
+    """Where this deploy's image lives: the branch repository, or (prod) the production one only."""
+    if production:
+        from branchline.aws.deploy.settings import image_repositories
+        from branchline.images.production import require_repository
+
+        return require_repository(image_repositories(config)[1])
     return str(config.require("aws.image_repository",
                               hint="set tool.branchline.aws.image_repository (the ECR repository of step "
                                    "images), or pass --image REPOSITORY@sha256:..."))
 
 
-def existing_image(config: Config) -> ImageChoice:
+def existing_image(config: Config, *, production: bool = False) -> ImageChoice:
     """The digest reference of `deps-<hash>` of the current dependencies, which must already exist."""
-    from branchline.images.publish import dependency_hash, image_tag
+    from branchline.images.publish import current_tag
+    from branchline.images.registry import tag_digest
 
-    repository = image_repository(config)
-    tag = image_tag(dependency_hash(config.root))
-    digest = _ecr_digest(repository, tag) if _ECR.match(repository) else _registry_digest(repository, tag)
+    repository = image_repository(config, production=production)
+    tag = current_tag(config.root)
+    digest = tag_digest(repository, tag)
     if not digest:
         raise CIError(f"--skip-image: {repository}:{tag} does not exist (the dependencies changed)",
                       hint="drop --skip-image to build it, or pass --image REPOSITORY@sha256:... from the job "
@@ -51,29 +58,8 @@ def existing_image(config: Config) -> ImageChoice:
     return ImageChoice(f"{repository}@{digest}", f"existing {tag}")
 
 
-def _ecr_digest(repository: str, tag: str) -> str | None:
-    from branchline.aws.session import aws_errors, client
-
-    match = _ECR.match(repository)
-    assert match is not None
-    ecr = client("ecr")
-    with aws_errors(f"look up {repository}:{tag}"):
-        try:
-            found = ecr.describe_images(registryId=match.group(1), repositoryName=match.group(2),
-                                        imageIds=[{"imageTag": tag}])["imageDetails"]
-        except (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException):
-            return None
-    return str(found[0]["imageDigest"]) if found else None
-
-
-def _registry_digest(repository: str, tag: str) -> str | None:
-    from branchline.images.publish import connect_docker, registry_auth, remote_digest
-
-    return remote_digest(connect_docker(), f"{repository}:{tag}", registry_auth(repository))
-
-
 def choose_image(config: Config, *, image: str | None, skip_image: bool,
-                 log: Callable[[str], None]) -> ImageChoice:
+                 log: Callable[[str], None], production: bool = False) -> ImageChoice:
     """`--image` as given; else the existing image (`--skip-image`); else publish (build only if new)."""
     if image and skip_image:
         raise CIError("--image and --skip-image exclude each other",
@@ -81,11 +67,22 @@ def choose_image(config: Config, *, image: str | None, skip_image: bool,
     if image:
         return ImageChoice(image, "given")
     if skip_image:
-        return existing_image(config)
+        return existing_image(config, production=production)
     from branchline.images.publish import publish
 
-    result = publish(config.root, image_repository(config), log=log)
+    result = publish(config.root, image_repository(config, production=production), log=log)
     return ImageChoice(result.reference, "built and pushed" if result.built else "reused: dependencies unchanged")
+
+
+def protect_production_image(config: Config, reference: str, git_sha: str, log: Callable[[str], None]) -> str:
+    """Check a production image and tag it `prod-<sha>` before anything references it; returns the tag."""
+    from branchline.images.production import check_production_image, production_tag
+    from branchline.images.registry import add_tag
+
+    repository, digest = check_production_image(reference, image_repository(config, production=True))
+    tag = production_tag(git_sha)
+    add_tag(repository, digest, tag, log=log)
+    return tag
 
 
 def upload_code_package(config: Config, names: Names, bucket: str) -> CodePackageChoice:

@@ -92,11 +92,16 @@ def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptio
     """Image, code package, deploy: the part `ci pr` and `ci release` share."""
     from branchline.aws.deploy import deploy
     from branchline.aws.deploy.printer import print_plan
-    from branchline.ci.inputs import choose_image, upload_code_package
+    from branchline.aws.deploy.project import current_git_sha
+    from branchline.ci.inputs import choose_image, protect_production_image, upload_code_package
+    from branchline.namespaces import is_production
 
     names, settings = _prepare(config, namespace)
-    image = choose_image(config, image=options.image, skip_image=options.skip_image,
-                         log=lambda line: console.print(line, markup=False))
+    production = is_production(namespace)
+    log = lambda line: console.print(line, markup=False)  # noqa: E731
+    image = choose_image(config, image=options.image, skip_image=options.skip_image, log=log, production=production)
+    if production:  # prod-<sha> before anything references it: the lifecycle rule keeps what production ran
+        protect_production_image(config, image.reference, ctx.sha or current_git_sha(config.root), log)
     console.print(f"image: {image.reference} ({image.source})", markup=False)
     code = upload_code_package(config, names, settings.bucket)
     console.print(f"code package: {code.url} ({code.files} files, {'uploaded' if code.uploaded else 'present'})",

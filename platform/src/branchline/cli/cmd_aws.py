@@ -67,8 +67,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from branchline.aws.deploy import deploy as run_deploy
         from branchline.aws.deploy.printer import print_plan
+        from branchline.namespaces import is_production
 
-        result = run_deploy(_config(), namespace, image=image, code_package=code_package,
+        config = _config()
+        if is_production(namespace) and not dry_run:  # checked, then tagged prod-<sha> (branchline.images)
+            from branchline.aws.deploy.project import current_git_sha
+            from branchline.ci.inputs import protect_production_image
+
+            protect_production_image(config, image, git_sha or current_git_sha(config.root),
+                                     lambda line: console.print(line, markup=False))
+        result = run_deploy(config, namespace, image=image, code_package=code_package,
                             flows=flow or None, dry_run=dry_run, git_sha=git_sha)
         print_plan(result.plan, f"deploy {namespace}" + (" (dry run: nothing changed)" if dry_run else ""), console)
         for name, alias in sorted(result.state_machines.items()):

@@ -14,11 +14,16 @@ def register(app: typer.Typer) -> None:
     image = typer.Typer(help="Build and publish the step image (dependencies only; code travels separately).")
     app.add_typer(image, name="image")
 
-    @image.command(help="Print the dependency hash and the tag it gives.")
-    def hash(project_dir: Path = typer.Option(Path("."), "--project-dir")) -> None:
-        from branchline.images.publish import dependency_hash, image_tag
+    @image.command(help="Print the dependency hash and the tag it gives (and, on stderr, what it covers).")
+    def hash(project_dir: Path = typer.Option(Path("."), "--project-dir"),
+             build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE, repeatable")) -> None:
+        from branchline.images.publish import dependency_hash, hash_inputs, image_tag
 
-        value = dependency_hash(project_dir)
+        root = project_dir.resolve()
+        inputs = hash_inputs(root, _build_args(build_arg))
+        for key, value in sorted(inputs.items()):
+            console.print(f"{key.lstrip('@')}: {value}", markup=False)
+        value = dependency_hash(root, extra=inputs)
         print(f"{value}  {image_tag(value)}")
 
     @image.command(help="Build and push repo:deps-<hash> unless the registry has it; print the digest reference.")
@@ -29,20 +34,26 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Build and push even if the tag exists."),
     ) -> None:
         from branchline.config import load_config
-        from branchline.errors import ConfigError
         from branchline.images.publish import publish as do_publish
 
         config = load_config(project_dir)
         repo = repository or config.require("aws.image_repository")
-        args = {}
-        for item in build_arg:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ConfigError(f"--build-arg {item!r}: expected KEY=VALUE")
-            args[key] = value
         result = do_publish(
-            config.root, repo, build_args=args, force=force, log=lambda line: console.print(line, markup=False)
+            config.root, repo, build_args=_build_args(build_arg), force=force,
+            log=lambda line: console.print(line, markup=False),
         )
         state = "built and pushed" if result.built else "reused (dependencies unchanged)"
         console.print(f"{state}: {result.reference}", markup=False)
         print(result.reference)
+
+
+def _build_args(items: list[str]) -> dict[str, str]:
+    from branchline.errors import ConfigError
+
+    args = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--build-arg {item!r}: expected KEY=VALUE")
+        args[key] = value
+    return args

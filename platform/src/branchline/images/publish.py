@@ -1,8 +1,11 @@
 """Step images: tagged by a hash of what goes into them, built and pushed only when that tag is new.
 
-The tag `deps-<hash>` covers the Dockerfile, the dependency files and the platform version, so a
-pull request that changes only flow code reuses the image; job definitions reference the image by
-digest (`repo@sha256:...`), never by a mutable tag.
+The tag `deps-<hash>` covers the Dockerfile, the dependency files, the build arguments, the platform's
+exact revision (the one installed, checked against the project's pin) and the base image's digest, so a
+pull request that changes only flow code reuses the image while a moved base image or another platform
+commit builds a new one. Job definitions reference the image by digest (`repo@sha256:...`), never by a
+mutable tag. Anyone can compute a tag: production never trusts one found in a repository a pull request
+can write (see `branchline.images.production`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 
 from branchline.errors import BranchlineError, ServiceUnreachable
 
-DEPENDENCY_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "requirements.lock", "constraints.txt")
+DEPENDENCY_FILES = (
+    "Dockerfile", ".dockerignore", "requirements.in", "requirements.txt", "requirements.lock", "constraints.txt",
+)
 _ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
 
@@ -39,7 +44,10 @@ class PublishResult:
 
 
 def dependency_hash(root: Path, files: Iterable[str] = DEPENDENCY_FILES, extra: Mapping[str, str] | None = None) -> str:
-    """sha256 over the named files that exist (name + content), the platform version and build args."""
+    """sha256 over the named files that exist (name + content), the platform version and `extra`.
+
+    Pure: `extra` carries what needs I/O to know (build args, `hash_inputs`).
+    """
     from branchline import __version__
 
     digest = hashlib.sha256()
@@ -57,6 +65,31 @@ def dependency_hash(root: Path, files: Iterable[str] = DEPENDENCY_FILES, extra: 
 
 def image_tag(dep_hash: str) -> str:
     return f"deps-{dep_hash[:16]}"
+
+
+def hash_inputs(root: Path, build_args: Mapping[str, str] | None = None, docker_client: Any = None) -> dict[str, str]:
+    """`extra` for `dependency_hash`: the build args, the platform's revision and the base image's digest.
+
+    The keys of what is not a build argument start with `@` (no build argument can).
+    """
+    from branchline.images.base import base_image, resolve_digest
+    from branchline.images.platform import check_pin, installed_revision
+
+    inputs = dict(build_args or {})
+    inputs["@platform"] = installed_revision()
+    pinned = check_pin(root, inputs["@platform"])
+    if pinned:
+        inputs["@platform-pin"] = pinned
+    base = base_image(root, build_args)
+    if base:
+        inputs["@base-image"] = resolve_digest(base, lambda: connect_docker(docker_client))
+    return inputs
+
+
+def current_tag(root: Path, build_args: Mapping[str, str] | None = None, docker_client: Any = None) -> str:
+    """The `deps-<hash>` tag of the project's dependencies as they are now."""
+    root = root.resolve()
+    return image_tag(dependency_hash(root, extra=hash_inputs(root, build_args, docker_client)))
 
 
 def registry_auth(repository: str) -> dict[str, str] | None:
@@ -136,15 +169,18 @@ def publish(
     from docker.errors import APIError, BuildError
 
     root = root.resolve()
-    tag = image_tag(dependency_hash(root, extra=build_args))
-    ref = f"{repository}:{tag}"
     client = connect_docker(docker_client)
+    tag = current_tag(root, build_args, client)
+    ref = f"{repository}:{tag}"
     auth = registry_auth(repository)
     if not force:
         existing = remote_digest(client, ref, auth)
         if existing:
             log(f"{ref} already in the registry: no build")
             return PublishResult(repository, tag, existing, built=False)
+    from branchline.images.platform import stage_wheel
+
+    stage_wheel(root, log)
     log(f"building {ref}")
     try:
         _, stream = client.images.build(
@@ -165,6 +201,16 @@ def publish(
         raise ImageError(f"docker build of {ref} failed: {exc.msg}\n{tail}") from None
     except APIError as exc:
         raise ImageError(f"docker build of {ref} failed: {exc.explanation or exc}") from None
+    digest = push(client, repository, tag, auth)
+    log(f"pushed {repository}@{digest}")
+    return PublishResult(repository, tag, digest, built=True)
+
+
+def push(client: Any, repository: str, tag: str, auth: dict[str, str] | None) -> str:
+    """Push the engine's `repository:tag`; the digest the registry stored it under."""
+    from docker.errors import APIError
+
+    ref = f"{repository}:{tag}"
     digest = None
     try:
         for event in client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
@@ -173,9 +219,7 @@ def publish(
             digest = (event.get("aux") or {}).get("Digest") or digest
     except APIError as exc:
         raise registry_error(ref, f"push failed: {exc.explanation or exc}") from None
-    if not digest:
-        digest = remote_digest(client, ref, auth)
+    digest = digest or remote_digest(client, ref, auth)
     if not digest:
         raise ImageError(f"pushed {ref} but the registry reports no digest for it")
-    log(f"pushed {repository}@{digest}")
-    return PublishResult(repository, tag, digest, built=True)
+    return str(digest)

@@ -12,7 +12,8 @@ from branchline.aws.deploy.project import current_git_sha, load_flows
 from branchline.aws.deploy.settings import aws_settings
 from branchline.aws.deploy.versions import RollbackError, RollbackPlan, plan_rollback
 from branchline.config import Config
-from branchline.namespaces import Names
+from branchline.images.production import check_production_image
+from branchline.namespaces import Names, is_production
 
 
 def deploy(
@@ -34,6 +35,8 @@ def deploy(
     check_inputs(image, code_package)
     names = Names(config.project, namespace)
     settings = aws_settings(config, namespace)
+    if is_production(namespace):  # production runs only what its release wrote (branchline.images.production)
+        check_production_image(image, settings.production_image_repository)
     sha = git_sha or current_git_sha(config.root)
     tracking = config.get("tracking_uri") or None
     desired = [

@@ -49,6 +49,8 @@ class AwsSettings:
         if is_production(namespace):
             return self.production_account_id or self.account_id
         return self.account_id
+    image_repository: str | None = None
+    production_image_repository: str | None = None
 
     def _production(self, value: str | None, key: str) -> str:
         if not value:
@@ -137,6 +139,7 @@ def aws_settings(config: Config, namespace: str | None = None) -> AwsSettings:
         job_environment=_job_environment(config),
         account_id=account_setting(config, "account_id"),
         production_account_id=account_setting(config, "production_account_id"),
+        **dict(zip(("image_repository", "production_image_repository"), image_repositories(config), strict=True)),
     )
 
 
@@ -163,6 +166,16 @@ def check_account(settings: AwsSettings, namespace: str, caller_account: str) ->
 def caller_account(sts: object) -> str:
     """The account of the credentials in use (`sts get-caller-identity`, which no policy can deny)."""
     return str(sts.get_caller_identity()["Account"])  # type: ignore[attr-defined]
+
+
+def image_repositories(config: Config) -> tuple[str | None, str | None]:
+    """(branch, production) image repositories: never one and the same (branchline.images.production)."""
+    from branchline.images.production import check_repositories
+
+    branch = config.get("aws.image_repository") or None
+    production = config.get("aws.production_image_repository") or None
+    check_repositories(branch, production)
+    return branch, production
 
 
 def _job_environment(config: Config) -> tuple[tuple[str, str], ...]:
