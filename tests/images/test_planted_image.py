@@ -22,10 +22,10 @@ from branchline.namespaces import Names, namespace_for_branch
 from tests.aws_deploy.conftest import Infra
 from tests.aws_deploy.standins import new_project
 from tests.aws_deploy.test_project_moto import make_project
-from tests.ci.conftest import Project, git, infra, pr_env, push_env, run_ci
+from tests.ci.conftest import GitHubServer, Project, git, infra, pr_env, protected_github, push_env, run_ci
 from tests.images.tiny import build
 
-__all__ = ["infra"]  # the fixture: roles, queues and bucket on the moto server
+__all__ = ["infra", "protected_github"]  # the fixtures: roles, queues and bucket on the moto server
 
 pytestmark = pytest.mark.moto
 
@@ -89,7 +89,8 @@ def _images_in(names: Names) -> set[str]:
 @pytest.mark.docker
 @pytest.mark.timeout(900)
 def test_a_planted_dependency_tag_never_reaches_production(
-    tmp_path: Path, infra: Infra, docker_engine: str, local_registry: str, base_image: str
+    tmp_path: Path, infra: Infra, docker_engine: str, local_registry: str, base_image: str,
+    protected_github: GitHubServer,
 ) -> None:
     from branchline.images.publish import current_tag
 
@@ -104,7 +105,8 @@ def test_a_planted_dependency_tag_never_reaches_production(
     assert _images_in(Names(project.name, namespace_for_branch("feature/x"))) == {f"{branch_repo}@{planted}"}
 
     # the release never looks at the branch repository: it builds its own image in the production one
-    release = run_ci(project.root, push_env(tmp_path / "release", project, "main"), "release")
+    release = run_ci(project.root, push_env(tmp_path / "release", project, "main", api_url=protected_github.url),
+                     "release")
     assert release.returncode == 0, release.stderr
     built = _registry_digest(local_registry, prod_repo, tag)
     assert built and built != planted
@@ -117,7 +119,8 @@ def test_a_planted_dependency_tag_never_reaches_production(
     # a second release of a new commit reuses production's own image and tags it again
     git(project.root, "commit", "-q", "--allow-empty", "-m", "next")
     newer = Project(project.root, project.name, git(project.root, "rev-parse", "HEAD"), infra)
-    again = run_ci(project.root, push_env(tmp_path / "again", newer, "main"), "release")
+    again = run_ci(project.root, push_env(tmp_path / "again", newer, "main", api_url=protected_github.url),
+                   "release")
     assert again.returncode == 0, again.stderr
     assert f"image: {prod_repo}@{built} (reused: dependencies unchanged)" in again.stderr
     assert _registry_digest(local_registry, prod_repo, f"prod-{newer.sha}") == built
@@ -136,11 +139,12 @@ def test_a_planted_dependency_tag_never_reaches_production(
     assert _images_in(Names(project.name, "prod")) == before
 
 
-def test_release_given_a_branch_image_is_refused(tmp_path: Path, infra: Infra) -> None:
+def test_release_given_a_branch_image_is_refused(tmp_path: Path, infra: Infra, protected_github: GitHubServer) -> None:
     """`--image` does not bypass the rule: `ci release` checks it before tagging or deploying anything."""
     project, branch_repo, prod_repo = _project(tmp_path / "checkout", infra, "127.0.0.1:9", "scratch")
     image = f"{branch_repo}@sha256:{'a' * 64}"
-    done = run_ci(project.root, push_env(tmp_path / "release", project, "main"), "release", "--image", image)
+    done = run_ci(project.root, push_env(tmp_path / "release", project, "main", api_url=protected_github.url),
+                  "release", "--image", image)
     assert done.returncode == 1
     assert f"production runs only images of {prod_repo} pinned by digest, not {image!r}" in done.stderr
     assert not job_definitions(client, Names(project.name, "prod"))

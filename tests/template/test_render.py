@@ -118,6 +118,7 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
         "max_concurrency": 16,
         "keep_versions": 10,
         "image_repository": f"{account}.dkr.ecr.{region}.{domain}/{slug}",
+        "production_image_repository": f"{prod}.dkr.ecr.{region}.{domain}/{slug}-prod",
         **{
             key: f"arn:{partition}:iam::{account if role.endswith('-branch') else prod}:role/{slug}-{role}"
             for key, role in (
