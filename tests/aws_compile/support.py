@@ -21,7 +21,8 @@ from branchline.aws.compile import (
     compile_state_machine,
 )
 from branchline.graph.model import FlowGraph
-from branchline.graph.parse import build_graph, graph_from_file
+from branchline.graph.parse import build_graph
+from branchline.runtime.loader import graph_from_file
 from tests.flows import flow_path
 
 ACCOUNT = "123456789012"

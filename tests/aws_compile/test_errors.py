@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from branchline.aws.compile import CompileError, compile_state_machine
-from branchline.graph.parse import graph_from_file
+from branchline.runtime.loader import graph_from_file
 from tests.aws_compile.support import make_ctx
 from tests.flows import flow_path
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from branchline.aws.compile import compile_job_definitions, compile_state_machine, definition_json
-from branchline.graph.parse import graph_from_file
+from branchline.runtime.loader import graph_from_file
 from tests.aws_compile.support import ACCOUNT, make_ctx
 from tests.flows import flow_path
 

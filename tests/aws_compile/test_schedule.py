@@ -6,9 +6,9 @@ import pytest
 
 from branchline.aws.compile import CompileError, compile_schedule
 from branchline.aws.compile.schedule import eventbridge_cron
-from branchline.graph.parse import graph_from_file
 from branchline.namespaces import Names
 from branchline.namespaces.limits import SCHEDULER
+from branchline.runtime.loader import graph_from_file
 from tests.aws_compile.support import make_ctx
 from tests.flows import flow_path
 

@@ -21,8 +21,8 @@ from branchline.aws.ops.trigger import start_run, typed_params
 from branchline.aws.session import client
 from branchline.config import load_config
 from branchline.errors import FlowError
-from branchline.graph.parse import graph_from_file
 from branchline.namespaces import Names
+from branchline.runtime.loader import graph_from_file
 from tests.aws_deploy.conftest import Infra
 from tests.aws_deploy.standins import new_project
 

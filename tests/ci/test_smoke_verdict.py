@@ -12,7 +12,7 @@ from branchline.ci.smoke import smoke_failure, smoke_plan, wait_for
 from branchline.ci.verdict import gate_verdicts
 from branchline.config import Config
 from branchline.errors import BranchlineError, FlowError
-from branchline.graph.parse import graph_from_file
+from branchline.runtime.loader import graph_from_file
 from tests.aws_deploy.test_project_moto import FLOW_SOURCE
 
 

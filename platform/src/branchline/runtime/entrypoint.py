@@ -107,8 +107,7 @@ def run_from_env(env: dict[str, str] | None = None, **overrides: Any) -> int:
     from branchline.authoring.parameters import Parameter, declared_parameters
     from branchline.datastore.artifacts import FlowDatastore
     from branchline.datastore.storage import storage_from_url
-    from branchline.graph.parse import graph_from_class
-    from branchline.runtime.loader import load_flow_class
+    from branchline.runtime.loader import graph_from_class, load_flow_class
     from branchline.runtime.task import TaskSpec, execute_task, now_iso
 
     task = TaskEnv.from_env(dict(env if env is not None else os.environ), overrides)

@@ -110,7 +110,7 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
 
     @cli.command(help="Show the flow's steps, transitions and decorators.")
     def show() -> None:
-        from branchline.graph.parse import graph_from_class
+        from branchline.runtime.loader import graph_from_class
         from branchline.runtime.show import render_graph
 
         render_graph(graph_from_class(flow_cls), console)

@@ -16,8 +16,8 @@ from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage
 from branchline.errors import FlowError
 from branchline.graph.model import FlowGraph
-from branchline.graph.parse import graph_from_class
 from branchline.runtime.display import Reporter
+from branchline.runtime.loader import graph_from_class
 from branchline.runtime.local import LocalRunner, RunOptions, RunResult, failure_message
 from branchline.runtime.run_info import ci_context, git_context, local_namespace, new_run_id
 from branchline.runtime.task import now_iso

@@ -28,7 +28,7 @@ def flow_files(config: Config) -> list[Path]:
 
 def load_flows(config: Config, only: Sequence[str] | None = None) -> list[tuple[str, FlowGraph]]:
     """(flow file relative to the root, graph) of every flow, or of the flow classes named in `only`."""
-    from branchline.graph.parse import graph_from_file
+    from branchline.runtime.loader import graph_from_file
 
     graphs = []
     for path in flow_files(config):
