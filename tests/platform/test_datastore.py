@@ -7,7 +7,8 @@ import uuid
 import boto3
 import pytest
 
-from branchline.datastore.artifacts import FlowDatastore, path_for, task_id_for
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.records import path_for, task_id_for
 from branchline.datastore.storage import LocalStorage, S3Storage
 from branchline.errors import ArtifactError
 

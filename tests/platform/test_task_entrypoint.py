@@ -18,6 +18,7 @@ pytestmark = pytest.mark.moto
 
 BUCKET = f"entrypoint-test-{uuid.uuid4().hex[:8]}"  # the moto server lives for the whole session
 ROOT = f"s3://{BUCKET}/branchline/proj"
+ENTRYPOINT = "branchline.runtime.entrypoint"  # the module `branchline task` runs
 
 
 def _code_package(project_root: Path) -> bytes:
@@ -44,7 +45,7 @@ def _task(step: str, task_id: str, run_id: str, cwd: Path, **extra: str) -> subp
         **extra,
     }
     return subprocess.run(
-        [sys.executable, "-m", "branchline.task"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", ENTRYPOINT], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
 
 
@@ -103,7 +104,7 @@ def test_entrypoint_exits_non_zero_with_the_users_traceback(project, s3):
 def test_entrypoint_names_a_missing_variable(project, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRANCHLINE_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "branchline.task"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+        [sys.executable, "-m", ENTRYPOINT], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert proc.returncode == 1
     assert "the task entrypoint needs BRANCHLINE_FLOW_FILE" in proc.stderr

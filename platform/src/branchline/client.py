@@ -11,8 +11,14 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
-from branchline.datastore.artifacts import ArtifactRef, FlowDatastore
+from branchline.aws.session import client as aws_client
+from branchline.config import load_config
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.records import RunRecord, Status, TaskRecord
+from branchline.datastore.storage import storage_from_url
+from branchline.datastore.view import ArtifactSource
 from branchline.errors import ArtifactError
+from branchline.runtime.run_info import local_namespace
 
 _namespace: str | None = None
 _datastore_url: str | None = None
@@ -31,40 +37,30 @@ def datastore(url: str | None) -> None:
 
 
 def _open(ns: str | None, url: str | None = None) -> FlowDatastore:
-    from branchline.config import load_config
-    from branchline.datastore.storage import storage_from_url
-    from branchline.runtime.run_info import local_namespace
-
     url = url or _datastore_url or load_config().datastore_url
-    return FlowDatastore(storage_from_url(url), ns or _namespace or local_namespace())
+    storage = storage_from_url(url, s3_client=lambda: aws_client("s3"))
+    return FlowDatastore(storage, ns or _namespace or local_namespace())
 
 
 class Data:
-    """Artifacts of a task as attributes, loaded on first access."""
+    """Artifacts of a task as attributes, each loaded on first access (the tasks' own lazy view)."""
 
-    def __init__(self, ds: FlowDatastore, refs: dict[str, ArtifactRef], label: str) -> None:
-        self._ds = ds
-        self._refs = refs
-        self._label = label
-        self._cache: dict[str, Any] = {}
+    def __init__(self, source: ArtifactSource) -> None:
+        self._source = source
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        if name not in self._refs:
-            raise AttributeError(f"{self._label} has no artifact {name!r} (artifacts: {', '.join(sorted(self._refs))})")
-        if name not in self._cache:
-            self._cache[name] = self._ds.load_value(self._refs[name].sha)
-        return self._cache[name]
+        return self._source.get(name)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._refs
+        return name in self._source
 
     def __dir__(self) -> list[str]:
-        return sorted(self._refs)
+        return self._source.names()
 
     def __repr__(self) -> str:
-        return f"<data of {self._label}: {', '.join(sorted(self._refs))}>"
+        return f"<data of {self._source.label}: {', '.join(self._source.names())}>"
 
 
 class Task:
@@ -73,23 +69,29 @@ class Task:
         self.pathspec = f"{flow}/{run_id}/{step}/{task_id}"
 
     @cached_property
+    def record(self) -> TaskRecord | None:
+        """The task's record; None while its first attempt runs."""
+        return self._ds.read_task_record(self.flow, self.run_id, self.step, self.id)
+
+    @property
     def metadata(self) -> dict[str, Any]:
-        return self._ds.read_task_meta(self.flow, self.run_id, self.step, self.id) or {}
+        """The record as plain JSON (what meta.json holds)."""
+        return self.record.to_json() if self.record else {}
 
     @property
     def successful(self) -> bool:
-        return self.metadata.get("status") == "succeeded"
+        return self.record is not None and self.record.succeeded
 
     @property
     def data(self) -> Data:
         refs = self._ds.read_task_artifacts(self.flow, self.run_id, self.step, self.id)
-        return Data(self._ds, refs, f"task {self.pathspec}")
+        return Data(ArtifactSource(self._ds, refs, f"task {self.pathspec}"))
 
     def __getitem__(self, name: str) -> Any:
         return getattr(self.data, name)
 
     def logs(self, stream: str = "out") -> str:
-        attempt = int(self.metadata.get("attempt", 0))
+        attempt = self.record.attempt if self.record else 0
         key = self._ds.log_key(self.flow, self.run_id, self.step, self.id, attempt, stream)
         try:
             return self._ds.storage.get_bytes(key).decode(errors="replace")
@@ -143,31 +145,39 @@ class Run:
             raise ArtifactError(f"a run is named 'Flow/run_id', not {pathspec!r}")
         self._ds = _open(namespace, datastore)
         self.flow, self.id, self.pathspec = flow, run_id, pathspec
-        if self._ds.read_run(flow, run_id) is None:
+        if self._ds.read_run_record(flow, run_id) is None:
             raise ArtifactError(f"no run {pathspec} in namespace {self._ds.namespace} at {self._ds.storage.url}")
 
     @property
-    def info(self) -> dict[str, Any]:
-        return self._ds.read_run(self.flow, self.id) or {}
+    def record(self) -> RunRecord:
+        record = self._ds.read_run_record(self.flow, self.id)
+        if record is None:
+            raise ArtifactError(f"run {self.pathspec} has no run record in {self._ds.storage.url}")
+        return record
 
     @property
-    def status(self) -> str:
-        return str(self.info.get("status"))
+    def info(self) -> dict[str, Any]:
+        """The run record as plain JSON (what run.json holds)."""
+        return self.record.to_json()
+
+    @property
+    def status(self) -> Status:
+        return self.record.status
 
     @property
     def successful(self) -> bool:
-        return self.status == "succeeded"
+        return self.status is Status.SUCCEEDED
 
     @property
     def finished(self) -> bool:
-        return self.status in ("succeeded", "failed")
+        return self.status.finished
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self.info.get("params") or {})
+        return dict(self.record.params)
 
     def steps(self) -> list[Step]:
-        names = self.info.get("steps") or []
+        names = self.record.steps
         return [Step(self._ds, self.flow, self.id, n) for n in names if self._ds.list_tasks(self.flow, self.id, n)]
 
     def __getitem__(self, step: str) -> Step:

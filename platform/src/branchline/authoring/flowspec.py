@@ -9,39 +9,31 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+from branchline.authoring.parameters import Parameter
+from branchline.datastore.artifacts import ArtifactRef
+from branchline.datastore.view import ArtifactSource
 from branchline.errors import ArtifactError, FlowError
-
-if TYPE_CHECKING:
-    from branchline.datastore.artifacts import ArtifactRef, FlowDatastore
 
 _IMMUTABLE = (int, float, complex, bool, str, bytes, tuple, frozenset, type(None))
 _RESERVED = {"next", "input", "index", "merge_artifacts", "foreach_stack", "name"}
 
 
-class ArtifactSource:
-    """Lazily loads a task's artifacts from the datastore, once each."""
+@dataclass(frozen=True)
+class ForeachFrame:
+    """One enclosing foreach of a task: its position, the foreach's width, and where its item comes from."""
 
-    def __init__(self, datastore: FlowDatastore | None, refs: dict[str, ArtifactRef], label: str) -> None:
-        self.datastore = datastore
-        self.refs = dict(refs)
-        self.label = label
-        self.loaded: dict[str, Any] = {}
+    index: int
+    num_splits: int
+    items: ArtifactSource
+    """the foreach task's artifacts; the item is `items.get(var)[index]`, loaded only when asked for"""
+    var: str
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.refs
-
-    def get(self, name: str) -> Any:
-        if name in self.loaded:
-            return self.loaded[name]
-        if name not in self.refs:
-            known = ", ".join(sorted(self.refs)) or "none"
-            raise AttributeError(f"{self.label} has no artifact {name!r} (artifacts: {known})")
-        assert self.datastore is not None
-        value = self.datastore.load_value(self.refs[name].sha)
-        self.loaded[name] = value
-        return value
+    @property
+    def value(self) -> Any:
+        return self.items.get(self.var)[self.index]
 
 
 class ArtifactView:
@@ -93,26 +85,27 @@ class FlowSpec:
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
+            # The one import of a higher layer from a lower one, and deliberate: as in Metaflow, a flow file run
+            # as a script (`MyFlow()` under `__main__`) starts its command line. Lazy, so the layers stay acyclic.
             from branchline.runtime.flow_cli import main
 
             main(type(self), sys.argv[1:])
 
-    # ----- internal construction (the task entrypoint uses this, never the CLI)
+    # ----- internal construction (the task entry point uses this, never the CLI)
     @classmethod
     def _bl_for_task(
         cls,
         *,
-        datastore: FlowDatastore | None,
         params: dict[str, Any],
-        inherited: dict[str, ArtifactRef],
-        label: str,
-        foreach_frames: list[dict[str, Any]] | None = None,
+        source: ArtifactSource,
+        foreach_frames: list[ForeachFrame] | None = None,
         step_name: str = "",
     ) -> FlowSpec:
+        """The task's view of the run: inherited artifacts from `source`, its own assignments on top."""
         self = cls.__new__(cls)
         set_ = object.__setattr__
         set_(self, "_bl_params", dict(params))
-        set_(self, "_bl_source", ArtifactSource(datastore, inherited, label))
+        set_(self, "_bl_source", source)
         set_(self, "_bl_assigned", {})
         set_(self, "_bl_transition", None)
         set_(self, "_bl_frames", list(foreach_frames or []))
@@ -135,8 +128,6 @@ class FlowSpec:
         if name in _RESERVED:
             raise ArtifactError(f"self.{name} is reserved by the flow API; choose another artifact name")
         cls_attr = getattr(type(self), name, None)
-        from branchline.authoring.parameters import Parameter
-
         if isinstance(cls_attr, Parameter):
             raise ArtifactError(f"self.{name} is a parameter and cannot be assigned")
         self._bl_assigned[name] = value
@@ -190,18 +181,18 @@ class FlowSpec:
         """The item of the innermost foreach this task processes."""
         if not self._bl_frames:
             raise AttributeError("self.input exists only inside a foreach")
-        return self._bl_frames[-1]["value"]()
+        return self._bl_frames[-1].value
 
     @property
     def index(self) -> int:
         """The position of this task in the innermost foreach."""
         if not self._bl_frames:
             raise AttributeError("self.index exists only inside a foreach")
-        return self._bl_frames[-1]["index"]
+        return self._bl_frames[-1].index
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """(index, number of splits, value) for every enclosing foreach, outermost first."""
-        return [(f["index"], f["num_splits"], f["value"]()) for f in self._bl_frames]
+        return [(f.index, f.num_splits, f.value) for f in self._bl_frames]
 
     # ----- joins
     def merge_artifacts(

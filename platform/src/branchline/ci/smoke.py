@@ -74,11 +74,12 @@ def wait_for(describe: Callable[[], str], timeout_s: float, *, sleep: Callable[[
 
 def _mlflow_link(names: Names, bucket: str, flow: str, run_id: str) -> str | None:
     """The MLflow run of the smoke run, from the `mlflow.json` its tasks publish in the datastore."""
+    from branchline.aws.session import client
     from branchline.datastore.storage import S3Storage
     from branchline.tracking.tags import mlflow_json_key
 
     try:
-        raw = S3Storage(bucket, names.s3_prefix()).get_bytes(mlflow_json_key(f"runs/{flow}/{run_id}"))
+        raw = S3Storage(bucket, names.s3_prefix(), client("s3")).get_bytes(mlflow_json_key(f"runs/{flow}/{run_id}"))
         link = json.loads(raw)
     except (KeyError, ValueError):
         return None

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
+from branchline.runtime.flow_cli import main
+from branchline.runtime.loader import load_flow_class
+
 _PASS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
 def _flow_main(flow_file: Path, flow: str | None, verb: str, args: list[str]) -> None:
-    from branchline.runtime.flow_cli import main
-    from branchline.runtime.loader import load_flow_class
-
     cls = load_flow_class(flow_file, flow)
     main(cls, [verb, *args], prog=f"branchline {verb} {flow_file}")
 

@@ -1,10 +1,12 @@
-"""`branchline task`: run one task of a flow (the step image's entrypoint)."""
+"""`branchline task`: run one task of a flow (the step image's command; see `runtime/entrypoint.py`)."""
 
 from __future__ import annotations
 
 import sys
 
 import typer
+
+from branchline.runtime.entrypoint import run_from_env
 
 
 def register(app: typer.Typer) -> None:
@@ -18,8 +20,6 @@ def register(app: typer.Typer) -> None:
         datastore: str = typer.Option(None, "--datastore"),
         code_package: str = typer.Option(None, "--code-package"),
     ) -> None:
-        from branchline.runtime.entrypoint import run_from_env
-
         code = run_from_env(
             flow_file=flow_file,
             step=step,

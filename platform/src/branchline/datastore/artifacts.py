@@ -1,13 +1,9 @@
-"""Content-addressed artifacts and the metadata of runs and tasks.
+"""One namespace of a datastore: content-addressed artifacts and the run and task records.
 
-Layout under the storage root (one namespace per prefix, objects stored once per namespace)::
-
-    <ns>/objects/<sha[:2]>/<sha>                      pickled artifact values
-    <ns>/runs/<flow>/<run>/run.json                   parameters, status, git/CI context
-    <ns>/runs/<flow>/<run>/<step>/<task>/meta.json      status, attempts, foreach cardinality
-    <ns>/runs/<flow>/<run>/<step>/<task>/artifacts.json name -> sha (written last: the commit mark)
-    <ns>/runs/<flow>/<run>/<step>/<task>/foreach-items.json  items read by a Distributed Map
-    <ns>/runs/<flow>/<run>/<step>/<task>/logs/<attempt>.{out,err}
+Artifacts are pickled once per content (sha256) and shared by every run of the namespace; a task's
+`artifacts.json` maps its artifact names to them. Keys come from `layout.py`, records from `records.py`.
+The plain-JSON readers (`read_run`, `read_task_meta`, ...) serve tracking/, which reads the documents as
+dicts until it moves to the records.
 """
 
 from __future__ import annotations
@@ -17,10 +13,12 @@ import json
 import os
 import pickle
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+from branchline.datastore import layout
+from branchline.datastore.records import RunRecord, TaskRecord
 from branchline.datastore.storage import LocalStorage, Storage
 from branchline.errors import ArtifactError
 
@@ -53,20 +51,8 @@ class ArtifactRef:
         return cls(sha=data["sha"], size=data.get("size", 0), type=data.get("type", ""))
 
 
-def task_id_for(path: tuple[int, ...]) -> str:
-    """Deterministic task id from the foreach index path: () -> '0', (3, 1) -> '0-3-1'."""
-    return "-".join(["0", *map(str, path)])
-
-
-def path_for(task_id: str) -> tuple[int, ...]:
-    parts = task_id.split("-")
-    if parts[0] != "0" or not all(p.isdigit() for p in parts[1:]):
-        raise ArtifactError(f"not a branchline task id: {task_id!r}")
-    return tuple(int(p) for p in parts[1:])
-
-
 class FlowDatastore:
-    """Artifacts and metadata of one namespace, on any Storage backend."""
+    """Artifacts and records of one namespace, on any Storage backend."""
 
     def __init__(self, storage: Storage, namespace: str) -> None:
         self.storage = storage
@@ -75,13 +61,16 @@ class FlowDatastore:
 
     # ----- keys
     def object_key(self, sha: str) -> str:
-        return f"{self.namespace}/objects/{sha[:2]}/{sha}"
+        return layout.object_key(self.namespace, sha)
 
     def run_key(self, flow: str, run_id: str) -> str:
-        return f"{self.namespace}/runs/{flow}/{run_id}"
+        return layout.run_key(self.namespace, flow, run_id)
 
     def task_key(self, flow: str, run_id: str, step: str, task_id: str) -> str:
-        return f"{self.run_key(flow, run_id)}/{step}/{task_id}"
+        return layout.task_key(self.namespace, flow, run_id, step, task_id)
+
+    def log_key(self, flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str) -> str:
+        return layout.log_key(self.namespace, flow, run_id, step, task_id, attempt, stream)
 
     # ----- artifacts
     def save_value(self, value: Any) -> ArtifactRef:
@@ -119,6 +108,18 @@ class FlowDatastore:
         except KeyError:
             raise ArtifactError(f"artifact object {sha} is missing from {self.storage.url}") from None
 
+    def write_task_artifacts(
+        self, flow: str, run_id: str, step: str, task_id: str, refs: dict[str, ArtifactRef]
+    ) -> None:
+        data = {name: ref.to_json() for name, ref in sorted(refs.items())}
+        self.put_json(f"{self.task_key(flow, run_id, step, task_id)}/{layout.TASK_ARTIFACTS}", data)
+
+    def read_task_artifacts(self, flow: str, run_id: str, step: str, task_id: str) -> dict[str, ArtifactRef]:
+        data = self.try_json(f"{self.task_key(flow, run_id, step, task_id)}/{layout.TASK_ARTIFACTS}")
+        if data is None:
+            raise ArtifactError(f"task {flow}/{run_id}/{step}/{task_id} has no committed artifacts")
+        return {name: ArtifactRef.from_json(ref) for name, ref in data.items()}
+
     # ----- JSON documents
     def put_json(self, key: str, data: Any) -> None:
         self.storage.put_bytes(key, json.dumps(data, indent=1, sort_keys=True, default=str).encode())
@@ -132,39 +133,62 @@ class FlowDatastore:
         except KeyError:
             return None
 
-    # ----- runs and tasks
+    # ----- records
+    def write_run_record(self, record: RunRecord) -> None:
+        self.write_run(record.flow, record.run_id, record.to_json())
+
+    def read_run_record(self, flow: str, run_id: str) -> RunRecord | None:
+        data = self.read_run(flow, run_id)
+        return RunRecord.from_json(data) if data is not None else None
+
+    def write_task_record(self, record: TaskRecord) -> None:
+        self.write_task_meta(record.flow, record.run_id, record.step, record.task_id, record.to_json())
+
+    def read_task_record(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord | None:
+        data = self.read_task_meta(flow, run_id, step, task_id)
+        return TaskRecord.from_json(data) if data is not None else None
+
+    def write_foreach_items(self, flow: str, run_id: str, step: str, task_id: str, count: int) -> None:
+        """The task ids of a foreach's items, for the Distributed Map that runs them on AWS."""
+        items = [{"task_id": f"{task_id}-{i}"} for i in range(count)]
+        self.put_json(layout.foreach_items_key(self.namespace, flow, run_id, step, task_id), items)
+
+    def clone_task(self, flow: str, origin_run_id: str, run_id: str, step: str, task_id: str) -> TaskRecord | None:
+        """Resume: copy a task that succeeded in `origin_run_id` into `run_id` (artifacts by reference,
+        foreach items, record); None (nothing written) when it did not succeed there."""
+        origin = self.read_task_record(flow, origin_run_id, step, task_id)
+        if origin is None or not origin.succeeded:
+            return None
+        refs = self.read_task_artifacts(flow, origin_run_id, step, task_id)
+        self.write_task_artifacts(flow, run_id, step, task_id, refs)
+        items = self.try_json(layout.foreach_items_key(self.namespace, flow, origin_run_id, step, task_id))
+        if items is not None:
+            self.put_json(layout.foreach_items_key(self.namespace, flow, run_id, step, task_id), items)
+        cloned = replace(
+            origin, run_id=run_id, cloned_from=f"{origin_run_id}/{step}/{task_id}", mlflow_run_id=None
+        )
+        self.write_task_record(cloned)
+        return cloned
+
+    # ----- the records as plain JSON (tracking/ reads them so)
     def write_run(self, flow: str, run_id: str, data: dict[str, Any]) -> None:
-        self.put_json(f"{self.run_key(flow, run_id)}/run.json", data)
+        self.put_json(f"{self.run_key(flow, run_id)}/{layout.RUN_RECORD}", data)
 
     def read_run(self, flow: str, run_id: str) -> dict[str, Any] | None:
-        return self.try_json(f"{self.run_key(flow, run_id)}/run.json")
+        return self.try_json(f"{self.run_key(flow, run_id)}/{layout.RUN_RECORD}")
 
-    def write_task_meta(self, flow: str, run_id: str, step: str, task_id: str, meta: dict) -> None:
-        self.put_json(f"{self.task_key(flow, run_id, step, task_id)}/meta.json", meta)
+    def write_task_meta(self, flow: str, run_id: str, step: str, task_id: str, meta: dict[str, Any]) -> None:
+        self.put_json(f"{self.task_key(flow, run_id, step, task_id)}/{layout.TASK_RECORD}", meta)
 
-    def read_task_meta(self, flow: str, run_id: str, step: str, task_id: str) -> dict | None:
-        return self.try_json(f"{self.task_key(flow, run_id, step, task_id)}/meta.json")
+    def read_task_meta(self, flow: str, run_id: str, step: str, task_id: str) -> dict[str, Any] | None:
+        return self.try_json(f"{self.task_key(flow, run_id, step, task_id)}/{layout.TASK_RECORD}")
 
-    def write_task_artifacts(
-        self, flow: str, run_id: str, step: str, task_id: str, refs: dict[str, ArtifactRef]
-    ) -> None:
-        data = {name: ref.to_json() for name, ref in sorted(refs.items())}
-        self.put_json(f"{self.task_key(flow, run_id, step, task_id)}/artifacts.json", data)
-
-    def read_task_artifacts(self, flow: str, run_id: str, step: str, task_id: str) -> dict[str, ArtifactRef]:
-        data = self.try_json(f"{self.task_key(flow, run_id, step, task_id)}/artifacts.json")
-        if data is None:
-            raise ArtifactError(f"task {flow}/{run_id}/{step}/{task_id} has no committed artifacts")
-        return {name: ArtifactRef.from_json(ref) for name, ref in data.items()}
+    # ----- listing
+    def list_flows(self) -> list[str]:
+        return self.storage.list_dirs(layout.flows_key(self.namespace))
 
     def list_runs(self, flow: str) -> list[str]:
-        return self.storage.list_dirs(f"{self.namespace}/runs/{flow}")
-
-    def list_flows(self) -> list[str]:
-        return self.storage.list_dirs(f"{self.namespace}/runs")
+        return self.storage.list_dirs(layout.runs_key(self.namespace, flow))
 
     def list_tasks(self, flow: str, run_id: str, step: str) -> list[str]:
-        return self.storage.list_dirs(f"{self.run_key(flow, run_id)}/{step}")
-
-    def log_key(self, flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str) -> str:
-        return f"{self.task_key(flow, run_id, step, task_id)}/logs/{attempt}.{stream}"
+        return self.storage.list_dirs(layout.step_key(self.namespace, flow, run_id, step))

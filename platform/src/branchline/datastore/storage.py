@@ -1,7 +1,9 @@
 """Key/value storage backends: a local directory and S3, behind one small interface.
 
 Keys are `/`-separated relative paths. Writes of files stream (no whole-file copies in
-memory); small JSON documents go through put_bytes/get_bytes.
+memory); small JSON documents go through put_bytes/get_bytes. The S3 backend is given its client
+(made by `branchline.aws.session` at the edge that opens the datastore): the datastore knows no AWS
+configuration, and boto3 is imported only by whoever makes that client.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -27,6 +29,7 @@ class Storage(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> Iterator[str]: ...
+    def list_dirs(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> int: ...
 
     @contextmanager
@@ -115,13 +118,9 @@ class LocalStorage:
 
 
 class S3Storage:
-    """An S3 bucket under a key prefix. boto3 is imported only when this backend is used."""
+    """An S3 bucket under a key prefix, through the boto3 S3 client it is given."""
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
-        if client is None:
-            from branchline.aws.session import client as aws_client
-
-            client = aws_client("s3")
+    def __init__(self, bucket: str, prefix: str, client: Any) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client
@@ -143,12 +142,10 @@ class S3Storage:
             raise KeyError(key) from None
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
-        except ClientError as exc:
+        except self.client.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
@@ -191,9 +188,11 @@ class S3Storage:
             yield handle
 
 
-def storage_from_url(url: str) -> Storage:
-    """`s3://bucket/prefix` or a local directory path."""
+def storage_from_url(url: str, s3_client: Callable[[], Any] | None = None) -> Storage:
+    """`s3://bucket/prefix` (its client made by `s3_client`, only then) or a local directory path."""
     if url.startswith("s3://"):
+        if s3_client is None:
+            raise ArtifactError(f"the datastore {url} is on S3 but no S3 client was given to open it")
         bucket, _, prefix = url[5:].partition("/")
-        return S3Storage(bucket, prefix)
+        return S3Storage(bucket, prefix, s3_client())
     return LocalStorage(url)

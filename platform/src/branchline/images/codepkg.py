@@ -84,9 +84,10 @@ def build_code_package(root: Path, include: Iterable[str] = ()) -> CodePackage:
 
 def upload(package: CodePackage, bucket: str, prefix: str, client=None) -> tuple[str, bool]:
     """Upload under `<prefix>/code/<sha>.tar.gz` unless it is there; returns (s3 url, uploaded?)."""
+    from branchline.aws.session import client as aws_client
     from branchline.datastore.storage import S3Storage
 
-    storage = S3Storage(bucket, prefix, client=client)
+    storage = S3Storage(bucket, prefix, client=client or aws_client("s3"))
     key = f"code/{package.name}"
     if storage.exists(key):
         return f"s3://{bucket}/{prefix}/{key}", False

@@ -1,9 +1,12 @@
-"""`branchline task`: run one task in a step container (AWS Batch) or any fresh process.
+"""The task entry point: run one task of a flow, anywhere.
 
-Reads its inputs from BRANCHLINE_* environment variables (set by the job definition and the
-state machine's container overrides), fetches the code package, runs the task through the same
-`execute_task` as the local runtime, and exits non-zero on failure (the traceback is in the
-container's log, hence in CloudWatch).
+`execute_task` runs one attempt: it builds the task's view of the run (inherited artifacts, join inputs,
+foreach items: `task_view.py`), runs the user's step, stores what the step produced, and writes the task's
+record once, last. The local scheduler calls it in a forked worker. In a step container (AWS Batch) or any
+fresh process, `run_from_env` prepares the task from BRANCHLINE_* variables (set by the job definition and
+the state machine's container overrides) and the code package, then calls it; `branchline task` and
+`python -m branchline.runtime.entrypoint` are that. A failed task exits non-zero with the user's traceback
+on stderr (hence in CloudWatch).
 """
 
 from __future__ import annotations
@@ -11,141 +14,226 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tarfile
 import tempfile
+import time
+import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from branchline.errors import ConfigError
+from branchline.authoring.current import current
+from branchline.authoring.exceptions import CaughtException
+from branchline.authoring.flowspec import FlowSpec
+from branchline.authoring.parameters import declared_parameters
+from branchline.aws.session import client
+from branchline.datastore.artifacts import ArtifactRef, FlowDatastore
+from branchline.datastore.records import RunRecord, Status, TaskError, TaskRecord, now_iso
+from branchline.datastore.storage import storage_from_url
+from branchline.datastore.view import RunView
+from branchline.errors import BranchlineError, ConfigError
+from branchline.graph.model import FlowGraph
+from branchline.runtime.code_package import unpack_code_package
+from branchline.runtime.loader import graph_from_class, load_flow_class
+from branchline.runtime.run_info import git_context_from_env
+from branchline.runtime.task_env import TaskEnv
+from branchline.runtime.task_view import build_flow, check_transition
+from branchline.tracking import task_run
+
+CONTAINER_FALLBACK = TaskError("TaskKilled", "the task's job failed or was killed (e.g. by @timeout)")
 
 
-@dataclass
-class TaskEnv:
-    flow_file: str
+@dataclass(frozen=True)
+class TaskSpec:
+    """Which task to run, which attempt, and what its record should say about where it ran."""
+
+    flow: str
     step: str
     run_id: str
     task_id: str
     namespace: str
-    datastore: str
-    project: str | None = None
-    flow: str | None = None
-    code_package: str | None = None
-    params_json: str | None = None
-    tracking_uri: str | None = None
-    max_attempts: int = 1
     attempt: int = 0
-    catch_fallback: bool = False
-    execution_arn: str | None = None
+    max_attempts: int = 1
+    fallback: TaskError | None = None
+    """`@catch` fallback: run only to record this failure, which the task could not observe itself"""
+    origin_run_id: str | None = None
+    log_paths: tuple[str, ...] = ()
     batch_job_id: str | None = None
+    execution_arn: str | None = None
 
-    @classmethod
-    def from_env(cls, env: dict[str, str], overrides: dict[str, Any]) -> TaskEnv:
-        def pick(name: str, key: str, required: bool = True) -> Any:
-            value = overrides.get(key) or env.get(name)
-            if required and not value:
-                raise ConfigError(f"the task entrypoint needs {name} (or --{key.replace('_', '-')})")
-            return value
 
-        attempt = int(env.get("AWS_BATCH_JOB_ATTEMPT", "1") or "1") - 1
-        return cls(
-            flow_file=pick("BRANCHLINE_FLOW_FILE", "flow_file"),
-            step=pick("BRANCHLINE_STEP", "step"),
-            run_id=pick("BRANCHLINE_RUN_ID", "run_id"),
-            task_id=pick("BRANCHLINE_TASK_ID", "task_id", required=False) or "0",
-            namespace=pick("BRANCHLINE_NAMESPACE", "namespace"),
-            datastore=pick("BRANCHLINE_DATASTORE", "datastore"),
-            project=pick("BRANCHLINE_PROJECT", "project", required=False),
-            flow=pick("BRANCHLINE_FLOW", "flow", required=False),
-            code_package=pick("BRANCHLINE_CODE_PACKAGE", "code_package", required=False),
-            params_json=env.get("BRANCHLINE_PARAMS"),
-            tracking_uri=env.get("BRANCHLINE_TRACKING_URI") or env.get("MLFLOW_TRACKING_URI"),
-            max_attempts=int(env.get("BRANCHLINE_MAX_ATTEMPTS", "1") or "1"),
-            attempt=max(0, attempt),
-            catch_fallback=env.get("BRANCHLINE_CATCH_FALLBACK") == "1",
-            execution_arn=env.get("BRANCHLINE_EXECUTION_ARN"),
-            batch_job_id=env.get("AWS_BATCH_JOB_ID"),
+class _FallbackFailure(Exception):
+    def __init__(self, error: TaskError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _task_error(exc: BaseException) -> TaskError:
+    """The exception as the user reads it: the traceback without branchline's own frames."""
+    if isinstance(exc, _FallbackFailure):
+        return exc.error
+    tb = exc.__traceback__
+    while tb is not None and "/branchline/" in tb.tb_frame.f_code.co_filename:
+        tb = tb.tb_next
+    message = str(exc) if isinstance(exc, BranchlineError) else f"{type(exc).__name__}: {exc}"
+    return TaskError(type(exc).__name__, message, "".join(traceback.format_exception(type(exc), exc, tb)))
+
+
+def _persist(
+    ds: FlowDatastore, graph: FlowGraph, spec: TaskSpec, flow: FlowSpec, extra: Mapping[str, Any] | None = None
+) -> tuple[dict[str, ArtifactRef], int | None]:
+    """Store what the step assigned (and loaded values it may have mutated); artifacts.json last."""
+    to_save, refs = flow._bl_outputs()
+    to_save.update(extra or {})
+    for name, value in to_save.items():
+        refs[name] = ds.save_value(value)
+    node = graph[spec.step]
+    num_splits = None
+    if node.type == "foreach" and node.foreach_var:
+        num_splits = len(getattr(flow, node.foreach_var))
+        ds.write_foreach_items(spec.flow, spec.run_id, spec.step, spec.task_id, num_splits)
+    ds.write_task_artifacts(spec.flow, spec.run_id, spec.step, spec.task_id, refs)
+    return refs, num_splits
+
+
+def _catch(ds: FlowDatastore, graph: FlowGraph, spec: TaskSpec, flow: FlowSpec, error: TaskError) -> list[str]:
+    """@catch: the flow goes on; the step's partial results are dropped, the exception is in its variable."""
+    args = graph[spec.step].decorator("catch").args  # type: ignore[union-attr]
+    extra = {}
+    if args.get("var"):
+        extra[args["var"]] = CaughtException(
+            error.type, error.message, error.traceback, step=spec.step, attempts=spec.attempt + 1
         )
+    if args.get("print_exception", True):
+        print(f"@catch: step {spec.step!r} failed and the flow goes on: {error.message}", file=sys.stderr)
+    flow._bl_assigned.clear()
+    refs, _ = _persist(ds, graph, spec, flow, extra)
+    return sorted(refs)
 
 
-def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
-    """Extract regular files and folders only, never outside `dest` (older Pythons lack filter="data")."""
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(dest, filter="data")
-        return
-    root = dest.resolve()
-    for member in tar.getmembers():
-        target = (root / member.name).resolve()
-        if not (member.isfile() or member.isdir()) or (target != root and root not in target.parents):
-            raise ConfigError(f"code package entry {member.name!r} is not a plain file inside the package")
-    tar.extractall(dest)  # every member was checked above
+def _end_tracking(handle: task_run.TaskRunHandle | None, *, failed: bool) -> str | None:
+    if handle is None:
+        return None
+    try:
+        return task_run.deactivate(handle, failed=failed)
+    except Exception as exc:  # tracking must not turn a finished step into a failed one
+        print(f"branchline: could not finish the MLflow task run: {exc}", file=sys.stderr)
+        return None
 
 
-def unpack_code_package(url: str, dest_root: Path) -> Path:
-    """Download (s3:// or a local path) and unpack the code tarball; reuse it when already there."""
-    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".tar.gz")
-    dest = dest_root / name
-    if (dest / ".branchline-unpacked").exists():
-        return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "code.tar.gz"
-        if url.startswith("s3://"):
-            from branchline.aws.session import client
-
-            bucket, _, key = url[5:].partition("/")
-            client("s3").download_file(bucket, key, str(archive))
+def execute_task(
+    flow_cls: type[FlowSpec],
+    graph: FlowGraph,
+    ds: FlowDatastore,
+    spec: TaskSpec,
+    params: dict[str, Any],
+    *,
+    tracking: task_run.TaskTracking | None = None,
+) -> TaskRecord:
+    """Run one attempt of one task and write its record; never raises for a failure of the user's code."""
+    node = graph[spec.step]
+    started, t0 = now_iso(), time.perf_counter()
+    current._set(
+        flow_name=spec.flow,
+        run_id=spec.run_id,
+        step_name=spec.step,
+        task_id=spec.task_id,
+        retry_count=spec.attempt,
+        namespace=spec.namespace,
+        origin_run_id=spec.origin_run_id,
+        username=os.environ.get("USER"),
+    )
+    handle = None
+    flow: FlowSpec | None = None
+    input_ids: list[tuple[str, str]] = []
+    status, error, caught = Status.SUCCEEDED, None, None
+    artifacts: list[str] = []
+    num_splits = None
+    try:
+        flow, inputs, input_ids = build_flow(flow_cls, graph, RunView(ds, spec.flow, spec.run_id), spec.step,
+                                             spec.task_id, params)
+        if spec.fallback is not None:
+            raise _FallbackFailure(spec.fallback)
+        if tracking is not None:
+            handle = task_run.activate(tracking)
+        method = getattr(flow, spec.step)
+        method(inputs) if node.is_join else method()
+        check_transition(graph, spec.step, flow)
+        refs, num_splits = _persist(ds, graph, spec, flow, dict(params) if not node.in_funcs else None)
+        artifacts = sorted(refs)
+    except BaseException as exc:  # the user's code may raise anything, SystemExit included
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        error = _task_error(exc)
+        print(error.traceback or error.message, file=sys.stderr, flush=True)
+        last_attempt = spec.attempt + 1 >= spec.max_attempts or spec.fallback is not None
+        if node.decorator("catch") and last_attempt and flow is not None and node.type != "foreach":
+            artifacts, caught, error = _catch(ds, graph, spec, flow, error), error, None
         else:
-            archive = Path(url)
-        with tarfile.open(archive, "r:gz") as tar:
-            _safe_extract(tar, dest)
-    (dest / ".branchline-unpacked").touch()
-    return dest
+            status = Status.FAILED
+    record = TaskRecord(
+        flow=spec.flow,
+        run_id=spec.run_id,
+        step=spec.step,
+        task_id=spec.task_id,
+        status=status,
+        attempt=spec.attempt,
+        started=started,
+        finished=now_iso(),
+        duration=time.perf_counter() - t0,
+        inputs=tuple(f"{s}/{t}" for s, t in input_ids),
+        artifacts=tuple(artifacts),
+        foreach_num_splits=num_splits,
+        error=error,
+        caught=caught,
+        mlflow_run_id=_end_tracking(handle, failed=status is Status.FAILED or caught is not None),
+        log_paths=spec.log_paths,
+        origin_run_id=spec.origin_run_id,
+        batch_job_id=spec.batch_job_id,
+        execution_arn=spec.execution_arn,
+    )
+    ds.write_task_record(record)
+    return record
 
 
-def run_from_env(env: dict[str, str] | None = None, **overrides: Any) -> int:
-    from branchline.authoring.parameters import Parameter, declared_parameters
-    from branchline.datastore.artifacts import FlowDatastore
-    from branchline.datastore.storage import storage_from_url
-    from branchline.runtime.loader import graph_from_class, load_flow_class
-    from branchline.runtime.task import TaskSpec, execute_task, now_iso
+# ----------------------------------------------------------------------------- a task in a fresh process
 
-    task = TaskEnv.from_env(dict(env if env is not None else os.environ), overrides)
-    root = Path.cwd()
-    if task.code_package:
-        root = unpack_code_package(task.code_package, Path(tempfile.gettempdir()) / "branchline-code")
-        os.chdir(root)
-    flow_cls = load_flow_class(root / task.flow_file, task.flow)
-    graph = graph_from_class(flow_cls)
-    ds = FlowDatastore(storage_from_url(task.datastore), task.namespace)
-    flow = graph.name
-    doc = ds.read_run(flow, task.run_id)
-    declared: dict[str, Parameter] = {p.name: p for p in declared_parameters(flow_cls)}
-    if doc is None:
-        if task.step != "start":
-            raise ConfigError(f"run {flow}/{task.run_id} has no run document; its start task has not run")
-        raw = json.loads(task.params_json) if task.params_json else {}
-        params = {name: p.resolve(raw.get(name)) for name, p in declared.items()}
-        doc = {
-            "flow": flow,
-            "run_id": task.run_id,
-            "namespace": task.namespace,
-            "project": task.project,
-            "status": "running",
-            "params": params,
-            "started": now_iso(),
-            "steps": list(graph.steps),
-            "execution_arn": task.execution_arn,
-            "flow_file": task.flow_file,
-            "tracking_uri": task.tracking_uri,
-            "runtime": "batch",
-            "git": {"sha": os.environ.get("BRANCHLINE_GIT_SHA"), "branch": os.environ.get("BRANCHLINE_BRANCH")},
-            "image": os.environ.get("BRANCHLINE_IMAGE"),
-        }
-        ds.write_run(flow, task.run_id, doc)
-    else:
-        params = dict(doc.get("params") or {})
-    spec = TaskSpec(
+
+def prepare_environment(task: TaskEnv) -> Path:
+    """Everything the task's process needs before the flow is loaded: its code (the package's root becomes
+    the working directory). Returns the project root."""
+    if not task.code_package:
+        return Path.cwd()
+    root = unpack_code_package(task.code_package, Path(tempfile.gettempdir()) / "branchline-code")
+    os.chdir(root)
+    return root
+
+
+def _start_run(ds: FlowDatastore, graph: FlowGraph, flow_cls: type[FlowSpec], task: TaskEnv) -> RunRecord:
+    """The start task of an execution writes the run record (parameters from BRANCHLINE_PARAMS)."""
+    if task.step != "start":
+        raise ConfigError(f"run {graph.name}/{task.run_id} has no run document; its start task has not run")
+    raw = json.loads(task.params_json) if task.params_json else {}
+    run = RunRecord.starting(
+        graph.name,
+        task.run_id,
+        task.namespace,
+        runtime="batch",
+        steps=tuple(graph.steps),
+        params={p.name: p.resolve(raw.get(p.name)) for p in declared_parameters(flow_cls)},
+        project=task.project,
+        flow_file=task.flow_file,
+        tracking_uri=task.tracking_uri,
+        git=git_context_from_env(os.environ),
+        image=os.environ.get("BRANCHLINE_IMAGE"),
+        execution_arn=task.execution_arn,
+    )
+    ds.write_run_record(run)
+    return run
+
+
+def _spec(task: TaskEnv, flow: str) -> TaskSpec:
+    return TaskSpec(
         flow=flow,
         step=task.step,
         run_id=task.run_id,
@@ -153,46 +241,68 @@ def run_from_env(env: dict[str, str] | None = None, **overrides: Any) -> int:
         namespace=task.namespace,
         attempt=task.attempt,
         max_attempts=task.max_attempts,
-        catch_fallback=task.catch_fallback,
-        extra_meta={"batch_job_id": task.batch_job_id, "execution_arn": task.execution_arn},
+        fallback=CONTAINER_FALLBACK if task.catch_fallback else None,
+        batch_job_id=task.batch_job_id,
+        execution_arn=task.execution_arn,
     )
-    tracking = None
-    if task.tracking_uri:
-        from branchline.tracking.task_run import TaskTracking
 
-        tracking = TaskTracking(
-            datastore=ds,
-            namespace=task.namespace,
-            project=task.project or doc.get("project") or "",
-            flow=flow,
-            run_id=task.run_id,
-            step=task.step,
-            task_id=task.task_id,
-            attempt=task.attempt,
-            tracking_uri=task.tracking_uri,
-            tags={
-                "branchline.batch_job_id": task.batch_job_id or "",
-                "branchline.execution_arn": task.execution_arn or "",
-            },
-            mode="in_task",
-        )
-    print(f"branchline task {flow}/{task.run_id}/{task.step}/{task.task_id} attempt {task.attempt + 1}", flush=True)
+
+def _task_tracking(task: TaskEnv, ds: FlowDatastore, run: RunRecord) -> task_run.TaskTracking | None:
+    """No recorder in containers: the task opens its own MLflow run (`in_task`)."""
+    if not task.tracking_uri:
+        return None
+    return task_run.TaskTracking(
+        datastore=ds,
+        namespace=task.namespace,
+        project=task.project or run.project or "",
+        flow=run.flow,
+        run_id=task.run_id,
+        step=task.step,
+        task_id=task.task_id,
+        attempt=task.attempt,
+        tracking_uri=task.tracking_uri,
+        tags={"branchline.batch_job_id": task.batch_job_id or "", "branchline.execution_arn": task.execution_arn or ""},
+        mode="in_task",
+    )
+
+
+def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
+    """Run the task the environment names; the exit code says whether it succeeded."""
+    task = TaskEnv.from_env(dict(env if env is not None else os.environ), overrides)
+    root = prepare_environment(task)
+    flow_cls = load_flow_class(root / task.flow_file, task.flow)
+    graph = graph_from_class(flow_cls)
+    ds = FlowDatastore(storage_from_url(task.datastore, s3_client=lambda: client("s3")), task.namespace)
+    run = ds.read_run_record(graph.name, task.run_id) or _start_run(ds, graph, flow_cls, task)
+    tracking = _task_tracking(task, ds, run)
+    print(f"branchline task {graph.name}/{task.run_id}/{task.step}/{task.task_id} attempt {task.attempt + 1}",
+          flush=True)
     delay = float(os.environ.get("BRANCHLINE_RETRY_DELAY_SECONDS", "0") or 0)
     if task.attempt > 0 and delay > 0:  # Batch retries at once; @retry(minutes_between_retries=...) waits here
-        import time
-
         time.sleep(delay)
-    outcome = execute_task(flow_cls, graph, ds, spec, params, tracking=tracking)
-    if outcome.ok and task.step == "end":
-        ds.write_run(flow, task.run_id, {**doc, "status": "succeeded", "finished": now_iso()})
-    elif not outcome.ok and task.attempt + 1 >= task.max_attempts:
-        ds.write_run(flow, task.run_id, {**doc, "status": "failed", "finished": now_iso()})
+    record = execute_task(flow_cls, graph, ds, _spec(task, graph.name), dict(run.params), tracking=tracking)
+    if record.succeeded and task.step == "end":
+        ds.write_run_record(run.ended(Status.SUCCEEDED))
+    elif not record.succeeded and task.attempt + 1 >= task.max_attempts:
+        ds.write_run_record(run.ended(Status.FAILED))
         if tracking is not None:  # no recorder in containers: the last failed task closes the MLflow run
-            from branchline.tracking.task_run import finish_flow_run
-
             try:
-                finish_flow_run(tracking, failed=True)
+                task_run.finish_flow_run(tracking, failed=True)
             except Exception as exc:  # the task's own failure is what must be reported
                 print(f"branchline: could not close the MLflow run: {exc}", file=sys.stderr)
     sys.stdout.flush()
-    return 0 if outcome.ok else 1
+    return 0 if record.succeeded else 1
+
+
+def main(**overrides: Any) -> None:
+    """`branchline task` / `python -m branchline.runtime.entrypoint`: user mistakes print one line."""
+    try:
+        code = run_from_env(**overrides)
+    except BranchlineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from branchline.authoring.flowspec import FlowSpec
-from branchline.errors import BranchlineError
+from branchline.authoring.parameters import declared_parameters
+from branchline.errors import BranchlineError, FlowError
+from branchline.runtime.launcher import LocalSession, resolve_params
+from branchline.runtime.loader import graph_from_class
+from branchline.runtime.local import RunOptions
+from branchline.runtime.show import render_graph
 
 _CLICK_TYPES = {
     "int": click.INT,
@@ -42,17 +47,13 @@ def _run_options(func: Any) -> Any:
 
 
 def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
-    from branchline.authoring.parameters import declared_parameters
-
     params = declared_parameters(flow_cls)
 
     @click.group(help=(flow_cls.__doc__ or f"The {flow_cls.__name__} flow.").strip())
     def cli() -> None:
         pass
 
-    def session() -> Any:
-        from branchline.runtime.launcher import LocalSession
-
+    def session() -> LocalSession:
         return LocalSession(flow_cls, console)
 
     def wait_default(flag: bool | None) -> bool:
@@ -64,9 +65,6 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     @_run_options
     @click.option("--run-id", default=None, help="Name this run (default: a timestamp).")
     def run(max_workers: int, quiet: bool, wait_tracking: bool | None, run_id: str | None, **raw: Any) -> None:
-        from branchline.runtime.launcher import resolve_params
-        from branchline.runtime.local import RunOptions
-
         s = session()
         values = resolve_params(
             flow_cls, {p.name: raw.get(_dest(p.name)) for p in params if raw.get(_dest(p.name)) is not None}
@@ -95,9 +93,6 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     def resume(
         origin_run_id: str | None, resume_step: str | None, max_workers: int, quiet: bool, wait_tracking: bool | None
     ) -> None:
-        from branchline.errors import FlowError
-        from branchline.runtime.local import RunOptions
-
         s = session()
         origin = origin_run_id or s.latest_run_id()
         if origin is None:
@@ -110,9 +105,6 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
 
     @cli.command(help="Show the flow's steps, transitions and decorators.")
     def show() -> None:
-        from branchline.runtime.loader import graph_from_class
-        from branchline.runtime.show import render_graph
-
         render_graph(graph_from_class(flow_cls), console)
 
     return cli

@@ -13,14 +13,18 @@ from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
 from branchline.config import Config, load_config
 from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.records import RunRecord, Status, new_run_id
 from branchline.datastore.storage import LocalStorage
-from branchline.errors import FlowError
+from branchline.errors import FlowError, RunFailed
 from branchline.graph.model import FlowGraph
 from branchline.runtime.display import Reporter
 from branchline.runtime.loader import graph_from_class
-from branchline.runtime.local import LocalRunner, RunOptions, RunResult, failure_message
-from branchline.runtime.run_info import ci_context, git_context, local_namespace, new_run_id
-from branchline.runtime.task import now_iso
+from branchline.runtime.local import LocalRunner, RunOptions, RunResult
+from branchline.runtime.run_info import ci_context, git_context, local_namespace
+from branchline.runtime.tracking_bridge import TrackingBridge
+
+ARTIFACT_PARAM = "__branchline_artifact__"
+"""How the run record holds a binary IncludeFile: the sha of its content in the object store."""
 
 
 def resolve_params(flow_cls: type[FlowSpec], raw: dict[str, Any]) -> dict[str, Any]:
@@ -32,14 +36,24 @@ def resolve_params(flow_cls: type[FlowSpec], raw: dict[str, Any]) -> dict[str, A
 
 
 def _json_params(params: dict[str, Any], ds: FlowDatastore) -> dict[str, Any]:
-    """Run-document form of the parameters; binary IncludeFile contents go to the object store."""
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        if isinstance(value, bytes):
-            out[name] = {"__branchline_artifact__": ds.save_value(value).sha}
-        else:
-            out[name] = value
-    return out
+    """Run-record form of the parameters; binary IncludeFile contents go to the object store."""
+    return {
+        name: {ARTIFACT_PARAM: ds.save_value(value).sha} if isinstance(value, bytes) else value
+        for name, value in params.items()
+    }
+
+
+def failure_message(result: RunResult, flow_file: Path | str) -> RunFailed:
+    failed = result.failed_task
+    assert failed is not None and failed.error is not None, "a failed run names its failed task"
+    logs = failed.log_paths
+    lines = [
+        f"step '{failed.step}' failed (task {failed.task_id}, attempt {failed.attempt + 1}): {failed.error.message}",
+    ]
+    if logs:
+        lines.append(f"logs: {logs[0]}\n      {logs[1] if len(logs) > 1 else ''}".rstrip())
+    lines.append(f"resume from the failure with: python {flow_file} resume {result.run_id}")
+    return RunFailed("\n".join(lines))
 
 
 class LocalSession:
@@ -68,33 +82,26 @@ class LocalSession:
     def run(self, params: dict[str, Any], options: RunOptions, *, wait_tracking: bool = False) -> RunResult:
         run_id = options.run_id or new_run_id()
         flow = self.graph.name
-        if self.ds.read_run(flow, run_id) is not None:
+        if self.ds.read_run_record(flow, run_id) is not None:
             raise FlowError(f"run {flow}/{run_id} already exists; choose another --run-id")
-        doc: dict[str, Any] = {
-            "flow": flow,
-            "run_id": run_id,
-            "namespace": self.namespace,
-            "project": self.config.project,
-            "status": "running",
-            "params": _json_params(params, self.ds),
-            "started": now_iso(),
-            "finished": None,
-            "git": git_context(self.config.root),
-            "ci": ci_context(),
-            "image": None,
-            "execution_arn": None,
-            "origin_run_id": options.origin_run_id,
-            "flow_file": self.display_file(),
-            "tracking_uri": self.config.tracking_uri if self.config.tracking_enabled else None,
-            "steps": list(self.graph.steps),
-            "runtime": "local",
-        }
-        self.ds.write_run(flow, run_id, doc)
-        from branchline.runtime.tracking_bridge import TrackingBridge
-
+        record = RunRecord.starting(
+            flow,
+            run_id,
+            self.namespace,
+            runtime="local",
+            steps=tuple(self.graph.steps),
+            params=_json_params(params, self.ds),
+            project=self.config.project,
+            flow_file=self.display_file(),
+            tracking_uri=self.config.tracking_uri if self.config.tracking_enabled else None,
+            git=git_context(self.config.root),
+            ci=ci_context(),
+            origin_run_id=options.origin_run_id,
+        )
+        self.ds.write_run_record(record)
         bridge = None
         if self.config.tracking_enabled:
-            bridge = TrackingBridge.start(self.config, self.ds, doc, wait=wait_tracking)
+            bridge = TrackingBridge.start(self.config, self.ds, record, wait=wait_tracking)
         reporter = Reporter(list(self.graph.steps), console=self.console, quiet=options.quiet)
         verb = "resuming" if options.origin_run_id else "running"
         if not options.quiet:
@@ -110,16 +117,18 @@ class LocalSession:
             reporter=reporter,
             tracking_factory=bridge.task_tracking if bridge else None,
         )
+        result: RunResult | None = None
         try:
             result = runner.execute()
         finally:
             reporter.close()
-            final = "succeeded" if runner._failed is None else "failed"
-            self.ds.write_run(flow, run_id, {**doc, "status": final, "finished": now_iso()})
+            succeeded = result is not None and result.status is Status.SUCCEEDED
+            self.ds.write_run_record(record.ended(Status.SUCCEEDED if succeeded else Status.FAILED))
         elapsed = time.perf_counter() - t0
         if bridge is not None:
             bridge.after_run(wait=wait_tracking, console=None if options.quiet else self.console)
-        if result.status != "succeeded":
+        assert result is not None  # execute() returned
+        if result.status is not Status.SUCCEEDED:
             raise failure_message(result, self.display_file())
         if not options.quiet:
             storage: LocalStorage = self.ds.storage  # type: ignore[assignment]
@@ -130,23 +139,23 @@ class LocalSession:
             self.console.print(f"  read them: Run('{flow}/{run_id}')['end'].task.data")
         return result
 
-    def latest_run_id(self, status: str | None = None) -> str | None:
+    def latest_run_id(self, status: Status | None = None) -> str | None:
         runs = self.ds.list_runs(self.graph.name)
         for run_id in reversed(runs):
             if status is None:
                 return run_id
-            doc = self.ds.read_run(self.graph.name, run_id) or {}
-            if doc.get("status") == status:
+            record = self.ds.read_run_record(self.graph.name, run_id)
+            if record is not None and record.status is status:
                 return run_id
         return None
 
     def origin_params(self, origin_run_id: str) -> dict[str, Any]:
-        doc = self.ds.read_run(self.graph.name, origin_run_id)
-        if doc is None:
+        record = self.ds.read_run_record(self.graph.name, origin_run_id)
+        if record is None:
             raise FlowError(f"no run {self.graph.name}/{origin_run_id} in namespace {self.namespace}")
-        params = {}
-        for name, value in (doc.get("params") or {}).items():
-            if isinstance(value, dict) and "__branchline_artifact__" in value:
-                value = self.ds.load_value(value["__branchline_artifact__"])
-            params[name] = value
-        return params
+        return {
+            name: self.ds.load_value(value[ARTIFACT_PARAM])
+            if isinstance(value, dict) and ARTIFACT_PARAM in value
+            else value
+            for name, value in record.params.items()
+        }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from branchline.datastore.artifacts import path_for, task_id_for
+from branchline.datastore.records import path_for, task_id_for
 from branchline.graph.model import FlowGraph
 
 NumSplits = Callable[[str, str], int]  # (foreach step, its task id) -> number of splits

@@ -14,19 +14,23 @@ import selectors
 import signal
 import sys
 import time
+import traceback
 from collections import Counter, deque
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from branchline.authoring.flowspec import FlowSpec
-from branchline.datastore.artifacts import FlowDatastore, path_for, task_id_for
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.records import Status, TaskError, TaskRecord, now_iso, path_for, task_id_for
 from branchline.datastore.storage import LocalStorage
-from branchline.errors import FlowError, RunFailed
+from branchline.datastore.view import RunView
+from branchline.errors import FlowError
 from branchline.graph.model import FlowGraph
 from branchline.runtime.display import Reporter
+from branchline.runtime.entrypoint import TaskSpec, execute_task
 from branchline.runtime.lineage import closed_split, input_tasks
-from branchline.runtime.task import TaskSpec, execute_task, now_iso
+from branchline.tracking.task_run import TaskTracking
 
 
 @dataclass
@@ -41,22 +45,23 @@ class RunOptions:
 
 @dataclass
 class _Running:
-    step: str
-    task_id: str
-    attempt: int
+    spec: TaskSpec
     pid: int
     started: float
     deadline: float | None
-    fallback: bool = False
     timed_out: bool = False
+    started_at: str = field(default_factory=now_iso)
+
+    @property
+    def fallback(self) -> bool:
+        return self.spec.fallback is not None
 
 
 @dataclass
 class RunResult:
     run_id: str
-    status: str
-    failed_task: dict[str, Any] | None = None
-    counts: Counter = field(default_factory=Counter)
+    status: Status
+    failed_task: TaskRecord | None = None
     cloned: int = 0
 
 
@@ -71,7 +76,7 @@ class LocalRunner:
         params: dict[str, Any],
         options: RunOptions,
         reporter: Reporter,
-        tracking_factory: Any = None,
+        tracking_factory: Callable[[TaskSpec], TaskTracking] | None = None,
     ) -> None:
         if not isinstance(datastore.storage, LocalStorage):
             raise FlowError("the local runtime needs a local datastore directory")
@@ -88,9 +93,9 @@ class LocalRunner:
         self._delayed: list[tuple[float, str, str, int]] = []
         self._running: dict[int, _Running] = {}
         self._arrivals: Counter[tuple[str, str]] = Counter()
-        self._splits: dict[tuple[str, str], int] = {}
+        self._run = RunView(datastore, self.flow, run_id)  # finished foreach tasks' widths, read once
         self._cloned: set[tuple[str, str]] = set()
-        self._failed: dict[str, Any] | None = None
+        self._failed: TaskRecord | None = None
         self._selector = selectors.DefaultSelector()
         self._closes = {n.name: closed_split(graph, n.name) for n in graph if n.is_join}
         self._forced = self._descendants(options.resume_step) if options.resume_step else set()
@@ -107,19 +112,11 @@ class LocalRunner:
                     todo.append(target)
         return seen
 
-    def _num_splits(self, step: str, task_id: str) -> int:
-        """A foreach's cardinality, read once: every arrival at its join asks again."""
-        key = (step, task_id)
-        if key not in self._splits:
-            meta = self.ds.read_task_meta(self.flow, self.run_id, step, task_id) or {}
-            self._splits[key] = int(meta.get("foreach_num_splits") or 0)
-        return self._splits[key]
-
     def _successors(self, step: str, task_id: str) -> None:
         node = self.graph[step]
         path = path_for(task_id)
         if node.type == "foreach":
-            count = self._num_splits(step, task_id)
+            count = self._run.num_splits(step, task_id)
             self.reporter.expect(node.out_funcs[0], count)
             for i in range(count):
                 self._ready.append((node.out_funcs[0], task_id_for((*path, i)), 0))
@@ -134,7 +131,7 @@ class LocalRunner:
             join_path = path[:-1] if split.type == "foreach" else path
             join_id = task_id_for(join_path)
             self._arrivals[(target, join_id)] += 1
-            needed = self._num_splits(split.name, join_id) if split.type == "foreach" else len(target_node.in_funcs)
+            needed = self._run.num_splits(split.name, join_id) if split.type == "foreach" else len(target_node.in_funcs)
             if self._arrivals[(target, join_id)] == needed:
                 self.reporter.expect(target, 1)
                 self._ready.append((target, join_id, 0))
@@ -144,21 +141,11 @@ class LocalRunner:
         origin = self.options.origin_run_id
         if not origin or step in self._forced:
             return False
-        inputs = input_tasks(self.graph, step, task_id, self._num_splits)
+        inputs = input_tasks(self.graph, step, task_id, self._run.num_splits)
         if not all(i in self._cloned for i in inputs):
             return False
-        meta = self.ds.read_task_meta(self.flow, origin, step, task_id)
-        if not meta or meta.get("status") != "succeeded":
+        if self.ds.clone_task(self.flow, origin, self.run_id, step, task_id) is None:
             return False
-        refs = self.ds.read_task_artifacts(self.flow, origin, step, task_id)
-        self.ds.write_task_artifacts(self.flow, self.run_id, step, task_id, refs)
-        key = self.ds.task_key(self.flow, origin, step, task_id)
-        items = self.ds.try_json(f"{key}/foreach-items.json")
-        if items is not None:
-            new_key = self.ds.task_key(self.flow, self.run_id, step, task_id)
-            self.ds.put_json(f"{new_key}/foreach-items.json", items)
-        cloned = dict(meta, run_id=self.run_id, cloned_from=f"{origin}/{step}/{task_id}", mlflow_run_id=None)
-        self.ds.write_task_meta(self.flow, self.run_id, step, task_id, cloned)
         self._cloned.add((step, task_id))
         return True
 
@@ -167,7 +154,7 @@ class LocalRunner:
         retry = self.graph[step].decorator("retry")
         return int(retry.args.get("times", 0)) + 1 if retry else 1
 
-    def _launch(self, step: str, task_id: str, attempt: int, *, fallback: str | None = None) -> None:
+    def _launch(self, step: str, task_id: str, attempt: int, *, fallback: TaskError | None = None) -> None:
         out_key = self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "out")
         err_key = self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "err")
         storage: LocalStorage = self.ds.storage  # type: ignore[assignment]
@@ -181,12 +168,9 @@ class LocalRunner:
             namespace=self.ds.namespace,
             attempt=attempt,
             max_attempts=self._max_attempts(step),
-            catch_fallback=fallback is not None,
-            extra_meta={
-                "log_paths": [str(out_path), str(err_path)],
-                "origin_run_id": self.options.origin_run_id,
-                **({"fallback_reason": fallback, "fallback_type": "Timeout"} if fallback else {}),
-            },
+            fallback=fallback,
+            origin_run_id=self.options.origin_run_id,
+            log_paths=(str(out_path), str(err_path)),
         )
         tracking = self.tracking_factory(spec) if self.tracking_factory else None
         sys.stdout.flush()
@@ -200,11 +184,9 @@ class LocalRunner:
                 with open(out_path, "ab", buffering=0) as out, open(err_path, "ab", buffering=0) as err:
                     os.dup2(out.fileno(), 1)
                     os.dup2(err.fileno(), 2)
-                outcome = execute_task(self.flow_cls, self.graph, self.ds, spec, self.params, tracking=tracking)
-                code = 0 if outcome.ok else 1
+                record = execute_task(self.flow_cls, self.graph, self.ds, spec, self.params, tracking=tracking)
+                code = 0 if record.succeeded else 1
             except BaseException:
-                import traceback
-
                 traceback.print_exc()
             finally:
                 try:
@@ -221,7 +203,7 @@ class LocalRunner:
             fd = -pid  # no pidfd: polled in _poll_without_pidfd
         else:
             self._selector.register(fd, selectors.EVENT_READ)
-        self._running[fd] = _Running(step, task_id, attempt, pid, now, deadline, fallback=fallback is not None)
+        self._running[fd] = _Running(spec, pid, now, deadline)
         self.reporter.started(step, task_id, attempt)
 
     def _reap(self, fd: int) -> None:
@@ -241,41 +223,54 @@ class LocalRunner:
                 self._finished(running, os.waitstatus_to_exitcode(status))
 
     def _finished(self, running: _Running, code: int) -> None:
-        step, task_id = running.step, running.task_id
+        spec = running.spec
+        step, task_id, attempt = spec.step, spec.task_id, spec.attempt
         duration = time.monotonic() - running.started
-        meta = self.ds.read_task_meta(self.flow, self.run_id, step, task_id) or {}
-        if code == 0 and meta.get("status") == "succeeded":
-            self.reporter.finished(step, task_id, duration, caught=bool(meta.get("caught")))
-            self._echo(step, task_id, running.attempt)
+        record = self.ds.read_task_record(self.flow, self.run_id, step, task_id)
+        if record is not None and record.attempt != attempt:
+            record = None  # an earlier attempt's record: this one wrote none
+        if code == 0 and record is not None and record.succeeded:
+            self.reporter.finished(step, task_id, duration, caught=record.caught is not None)
+            self._echo(step, task_id, attempt)
             self._successors(step, task_id)
             return
         if self._failed is not None and not running.timed_out:
-            meta.update(status="killed", finished=now_iso())
-            self.ds.write_task_meta(self.flow, self.run_id, step, task_id, meta)
+            self.ds.write_task_record(self._record_for_worker(running, record, Status.KILLED))
             return
         if running.timed_out:
             seconds = self.graph[step].decorator("timeout").args["seconds"]  # type: ignore[union-attr]
-            reason = f"timed out after {seconds} s (@timeout) and was killed"
-            meta.update(status="failed", error={"type": "Timeout", "message": reason, "traceback": ""})
-        elif meta.get("status") != "failed":
-            reason = f"worker exited with code {code} before recording a result"
-            meta.update(status="failed", error={"type": "WorkerDied", "message": reason, "traceback": ""})
-        meta.setdefault("finished", now_iso())
-        meta["attempt"] = running.attempt
-        self.ds.write_task_meta(self.flow, self.run_id, step, task_id, meta)
-        self._echo(step, task_id, running.attempt)
+            error = TaskError("Timeout", f"timed out after {seconds} s (@timeout) and was killed")
+            record = self._record_for_worker(running, record, Status.FAILED, error)
+            self.ds.write_task_record(record)
+        elif record is None or record.status is not Status.FAILED or record.error is None:
+            error = TaskError("WorkerDied", f"worker exited with code {code} before recording a result")
+            record = self._record_for_worker(running, record, Status.FAILED, error)
+            self.ds.write_task_record(record)
+        message = record.error.message  # type: ignore[union-attr]
+        self._echo(step, task_id, attempt)
         attempts = self._max_attempts(step)
-        if running.attempt + 1 < attempts and not running.fallback:
+        if attempt + 1 < attempts and not running.fallback:
             retry = self.graph[step].decorator("retry")
             delay = 60.0 * float(retry.args.get("minutes_between_retries", 0)) if retry else 0.0
-            self.reporter.retrying(step, task_id, running.attempt + 1, attempts, meta["error"]["message"])
-            self._delayed.append((time.monotonic() + delay, step, task_id, running.attempt + 1))
+            self.reporter.retrying(step, task_id, attempt + 1, attempts, message)
+            self._delayed.append((time.monotonic() + delay, step, task_id, attempt + 1))
             return
         if running.timed_out and self.graph[step].decorator("catch") and not running.fallback:
-            self._launch(step, task_id, running.attempt, fallback=meta["error"]["message"])
+            self._launch(step, task_id, attempt, fallback=TaskError("Timeout", message))
             return
-        self.reporter.failed(step, task_id, meta["error"]["message"])
-        self._failed = {**meta, "step": step, "task_id": task_id}
+        self.reporter.failed(step, task_id, message)
+        self._failed = record
+
+    def _record_for_worker(
+        self, running: _Running, record: TaskRecord | None, status: Status, error: TaskError | None = None
+    ) -> TaskRecord:
+        """The record of an attempt whose worker could not write it (killed, timed out, died)."""
+        spec = running.spec
+        base = record or TaskRecord(
+            spec.flow, spec.run_id, spec.step, spec.task_id, status, attempt=spec.attempt,
+            started=running.started_at, log_paths=spec.log_paths, origin_run_id=spec.origin_run_id,
+        )  # fmt: skip
+        return replace(base, status=status, finished=now_iso(), error=error or base.error)
 
     def _echo(self, step: str, task_id: str, attempt: int) -> None:
         if not self.options.echo_output or self.options.quiet:
@@ -339,20 +334,5 @@ class LocalRunner:
             raise
         finally:
             self._selector.close()
-        status = "failed" if self._failed else "succeeded"
+        status = Status.FAILED if self._failed else Status.SUCCEEDED
         return RunResult(run_id=self.run_id, status=status, failed_task=self._failed, cloned=len(self._cloned))
-
-
-def failure_message(result: RunResult, flow_file: Path | str) -> RunFailed:
-    failed = result.failed_task or {}
-    error = failed.get("error") or {}
-    logs = failed.get("log_paths") or []
-    attempts = int(failed.get("attempt", 0)) + 1
-    lines = [
-        f"step '{failed.get('step')}' failed (task {failed.get('task_id')}, attempt {attempts}): "
-        f"{error.get('message')}",
-    ]
-    if logs:
-        lines.append(f"logs: {logs[0]}\n      {logs[1] if len(logs) > 1 else ''}".rstrip())
-    lines.append(f"resume from the failure with: python {flow_file} resume {result.run_id}")
-    return RunFailed("\n".join(lines))

@@ -1,30 +1,22 @@
-"""Facts recorded with every run: run ids, the local namespace, git and CI context."""
+"""Facts recorded with every run: the local namespace, git and CI context (read from this machine)."""
 
 from __future__ import annotations
 
 import getpass
 import os
-import secrets
 import subprocess
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-
-def new_run_id() -> str:
-    """Sortable, unique, and a valid Step Functions execution name."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+from branchline.namespaces import namespace_for_user, validate_namespace
 
 
 def local_namespace() -> str:
     """`BRANCHLINE_NAMESPACE`, else `user-<name>` for a person running on a laptop."""
     explicit = os.environ.get("BRANCHLINE_NAMESPACE")
     if explicit:
-        from branchline.namespaces import validate_namespace
-
         return validate_namespace(explicit)
-    from branchline.namespaces import namespace_for_user
-
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -49,6 +41,11 @@ def git_context(root: Path) -> dict[str, Any] | None:
         return None
     sha, _, branch = out.stdout.strip().partition("\n")
     return {"sha": sha or None, "branch": os.environ.get("GITHUB_HEAD_REF") or branch or None}
+
+
+def git_context_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """In a step container: the commit and branch the deploy recorded in the job definition."""
+    return {"sha": env.get("BRANCHLINE_GIT_SHA"), "branch": env.get("BRANCHLINE_BRANCH")}
 
 
 def ci_context() -> dict[str, Any] | None:

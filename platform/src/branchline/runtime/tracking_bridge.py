@@ -7,40 +7,39 @@ creation overlap the tasks; tasks only touch MLflow when the user's code does.
 from __future__ import annotations
 
 import subprocess
-from typing import Any
 
 from rich.console import Console
 
 from branchline.config import Config
 from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.records import RunRecord
+from branchline.runtime.entrypoint import TaskSpec
+from branchline.tracking.recorder import start_recorder, wait_for_recorder
+from branchline.tracking.task_run import TaskTracking
 
 
 class TrackingBridge:
-    def __init__(self, config: Config, ds: FlowDatastore, doc: dict[str, Any], proc: subprocess.Popen) -> None:
+    def __init__(self, config: Config, ds: FlowDatastore, run: RunRecord, proc: subprocess.Popen) -> None:
         self.config = config
         self.ds = ds
-        self.doc = doc
+        self.run = run
         self.proc = proc
 
     @classmethod
-    def start(cls, config: Config, ds: FlowDatastore, doc: dict[str, Any], *, wait: bool = False) -> TrackingBridge:
-        from branchline.tracking.recorder import start_recorder
-
+    def start(cls, config: Config, ds: FlowDatastore, run: RunRecord, *, wait: bool = False) -> TrackingBridge:
         proc = start_recorder(
             datastore_url=ds.storage.url,
             namespace=ds.namespace,
-            flow=doc["flow"],
-            run_id=doc["run_id"],
+            flow=run.flow,
+            run_id=run.run_id,
             project=config.project,
             tracking_uri=config.tracking_uri,
             detached=not wait,
         )
-        return cls(config, ds, doc, proc)
+        return cls(config, ds, run, proc)
 
-    def task_tracking(self, spec: Any) -> Any:
-        from branchline.tracking.task_run import TaskTracking
-
-        git = self.doc.get("git") or {}
+    def task_tracking(self, spec: TaskSpec) -> TaskTracking:
+        git = self.run.git or {}
         return TaskTracking(
             datastore=self.ds,
             namespace=self.ds.namespace,
@@ -57,8 +56,6 @@ class TrackingBridge:
 
     def after_run(self, *, wait: bool, console: Console | None) -> None:
         if wait:
-            from branchline.tracking.recorder import wait_for_recorder
-
             wait_for_recorder(self.proc, timeout=120)
             if console is not None:
                 console.print(f"  tracked in MLflow: {self.config.tracking_uri} (branchline ui)", soft_wrap=True)

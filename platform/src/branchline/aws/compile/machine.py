@@ -32,12 +32,12 @@ from branchline.aws.compile.context import (
     CompileError,
 )
 from branchline.aws.compile.steps import settings, transition
+from branchline.datastore.layout import foreach_items_key
 from branchline.graph.model import FlowGraph, StepNode
 from branchline.namespaces import Names
 from branchline.namespaces.limits import BATCH
 from branchline.namespaces.text import with_hash
 
-FOREACH_ITEMS_FILE = "foreach-items.json"
 _MAX_STEPS_IN_CAUSE = 20
 
 
@@ -54,9 +54,9 @@ def job_name_prefix(names: Names, flow: str, step: str) -> str:
 
 
 def foreach_items_key_template(ctx: CompileContext, flow: str, step: str) -> str:
-    """`States.Format` template of the key of a foreach task's items list (run id, task id)."""
-    head = "/".join(p for p in (ctx.root_prefix, ctx.namespace, "runs", flow) if p)
-    return f"{format_literal(head)}/{{}}/{format_literal(step)}/{{}}/{FOREACH_ITEMS_FILE}"
+    """`States.Format` template of the key of a foreach task's items list, with slots for run id and task id."""
+    key = foreach_items_key(format_literal(ctx.namespace), format_literal(flow), "{}", format_literal(step), "{}")
+    return f"{format_literal(ctx.root_prefix)}/{key}" if ctx.root_prefix else key
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from branchline.datastore.records import new_run_id
 from branchline.errors import BranchlineError, FlowError
 from branchline.graph.model import FlowGraph
 from branchline.namespaces import Names
-from branchline.runtime.run_info import new_run_id
 
 
 class NotDeployed(BranchlineError):

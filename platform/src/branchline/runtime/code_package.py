@@ -1,0 +1,43 @@
+"""The code package in a step container: download it (S3 or a local path) and unpack it safely, once."""
+
+from __future__ import annotations
+
+import tarfile
+import tempfile
+from pathlib import Path
+
+from branchline.aws.session import client
+from branchline.errors import ConfigError
+
+
+def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract regular files and folders only, never outside `dest` (older Pythons lack filter="data")."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or (target != root and root not in target.parents):
+            raise ConfigError(f"code package entry {member.name!r} is not a plain file inside the package")
+    tar.extractall(dest)  # every member was checked above
+
+
+def unpack_code_package(url: str, dest_root: Path) -> Path:
+    """Download (s3:// or a local path) and unpack the code tarball; reuse it when already there."""
+    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".tar.gz")
+    dest = dest_root / name
+    if (dest / ".branchline-unpacked").exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "code.tar.gz"
+        if url.startswith("s3://"):
+            bucket, _, key = url[5:].partition("/")
+            client("s3").download_file(bucket, key, str(archive))
+        else:
+            archive = Path(url)
+        with tarfile.open(archive, "r:gz") as tar:
+            _safe_extract(tar, dest)
+    (dest / ".branchline-unpacked").touch()
+    return dest
