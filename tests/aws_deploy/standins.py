@@ -1,8 +1,9 @@
 """Stand-ins for the compiler's output (tests only): a small, valid desired state for a two-step flow.
 
 The deployer's behaviour (diff, publish, alias, prune, teardown) does not depend on what the compiler puts in
-a job definition or a definition, only on their hashes and ARNs; these stand-ins keep the tests independent of
-the compiler's details. Tests through the real compiler are in test_deploy_project.py.
+a job definition or a definition, only on their hashes and the job definitions' ARNs (Refs the planner fills);
+these stand-ins keep the tests independent of the compiler's details. Tests through the real compiler are in
+test_project_moto.py.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from branchline.aws.deploy.models import DesiredFlow, DesiredJobDefinition, DesiredSchedule
-from branchline.aws.deploy.planner import SPEC_HASH_TAG
-from branchline.namespaces import Names, is_production
+from branchline.aws.deploy.models import DesiredFlow, DesiredJobDefinition, DesiredSchedule, job_definition_ref
+from branchline.namespaces import TAG_SPEC_HASH, Names, is_production
 from tests.aws_deploy.conftest import Infra
 
 STEPS = ("start", "end")
@@ -71,7 +71,7 @@ def desired(
         request = job_request(code_package)
         spec = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         jobs.append(DesiredJobDefinition(step, names.job_definition(FLOW, step), request, spec,
-                                         {**names.tags(FLOW, git_sha), SPEC_HASH_TAG: spec}))
+                                         {**names.tags(FLOW, git_sha), TAG_SPEC_HASH: spec}))
     want_schedule = None
     if schedule and is_production(names.namespace):
         want_schedule = DesiredSchedule(names.schedule(FLOW), "cron(0 3 * * ? *)", "UTC", infra.states_role_arn)
@@ -80,7 +80,7 @@ def desired(
         state_machine_name=names.state_machine(FLOW),
         role_arn=infra.states_role_arn,
         job_definitions=tuple(jobs),
-        compile_definition=lambda arns: definition(queue, arns),
+        definition=definition(queue, {s: job_definition_ref(jobs[i].name).placeholder for i, s in enumerate(STEPS)}),
         tags=names.tags(FLOW, git_sha),
         git_sha=git_sha,
         schedule=want_schedule,

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
 
 import pytest
 from rich.console import Console
 
 from branchline.aws.deploy.apply import apply_desired
-from branchline.aws.deploy.executor import CallRecorder, FailAfter, InjectedFailure
 from branchline.aws.deploy.models import DesiredFlow, canonical_json
 from branchline.aws.deploy.observe import observe_flows, state_machine, state_machine_arns
-from branchline.aws.deploy.planner import SPEC_HASH_TAG, job_definition_arns
+from branchline.aws.deploy.planner import job_definition_arns, state_machine_definition
 from branchline.aws.deploy.printer import print_plan
 from branchline.aws.deploy.versions import RollbackError, plan_rollback
 from branchline.aws.session import client
-from branchline.namespaces import Names
+from branchline.namespaces import TAG_SPEC_HASH, Names
 from tests.aws_deploy.conftest import Infra
+from tests.aws_deploy.recording import CallRecorder, InjectedFailure
 from tests.aws_deploy.standins import FLOW, desired, new_project
 
 pytestmark = pytest.mark.moto
 
 
-def deploy(names: Names, want: DesiredFlow, *hooks: Any) -> CallRecorder:
-    recorder = CallRecorder()
-    apply_desired(names, [want], after_call=[recorder, *hooks])
+def deploy(names: Names, want: DesiredFlow, fail_after: int | None = None) -> CallRecorder:
+    recorder = CallRecorder(fail_after=fail_after)
+    apply_desired(names, [want], executor=recorder)
     return recorder
 
 
@@ -38,10 +37,10 @@ def check_converged(names: Names, want: DesiredFlow, *, versions: int) -> None:
     # one ACTIVE revision per step carries the desired spec; the definition points at exactly those
     current = {}
     for jd in want.job_definitions:
-        matching = [r for r in observed.job_definitions[jd.name] if r.tags.get(SPEC_HASH_TAG) == jd.spec_hash]
+        matching = [r for r in observed.job_definitions[jd.name] if r.tags.get(TAG_SPEC_HASH) == jd.spec_hash]
         assert len(matching) == 1, (jd.name, observed.job_definitions[jd.name])
         current[jd.step] = matching[0].arn
-    assert json.loads(sm.definition) == want.compile_definition(current)
+    assert json.loads(sm.definition) == state_machine_definition(want, current)
     # the alias routes to one version, with that same definition; version count as expected
     (target,) = sm.aliases["live"]
     version = next(v for v in sm.versions if v.arn == target)
@@ -75,7 +74,7 @@ def test_first_deploy_creates_named_tagged_resources(aws: Infra) -> None:
     assert sorted(j["jobDefinitionName"] for j in ours) == expected_names
     for job in ours:
         assert {k: job["tags"][k] for k in expected_tags} == expected_tags
-        assert job["tags"][SPEC_HASH_TAG]
+        assert job["tags"][TAG_SPEC_HASH]
     arn = state_machine_arns(client)[names.state_machine(FLOW)]
     tags = client("stepfunctions").list_tags_for_resource(resourceArn=arn)["tags"]
     assert {t["key"]: t["value"] for t in tags} == expected_tags
@@ -116,9 +115,7 @@ def test_new_commit_publishes_a_version_moves_live_and_rollback_moves_it_back(aw
     rollback = plan_rollback(sm, "live")
     assert (rollback.from_version, rollback.to_version) == (2, 1)
     apply = CallRecorder()
-    from branchline.aws.deploy.executor import Executor
-
-    Executor(client, [apply]).execute(rollback.plan)
+    apply.execute(rollback.plan)
     assert state_machine(client, arn).aliases["live"] == (f"{arn}:1",)
     with pytest.raises(RollbackError, match="oldest kept version"):
         plan_rollback(state_machine(client, arn), "live")
@@ -156,9 +153,8 @@ def test_deploy_interrupted_after_any_call_converges_on_rerun(aws: Infra, scenar
     for index in range(len(calls)):
         names = Names(new_project(), "prod")
         want = prepare(names)
-        failing = FailAfter(index)
         with pytest.raises(InjectedFailure):
-            deploy(names, want, failing)
+            deploy(names, want, fail_after=index)
         deploy(names, want)
         check_converged(names, want, versions=1)
 

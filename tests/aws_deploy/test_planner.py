@@ -13,10 +13,12 @@ from branchline.aws.deploy.models import (
     ObservedVersion,
     Ref,
     canonical_json,
+    job_definition_ref,
     refs_in,
     resolve,
 )
-from branchline.aws.deploy.planner import SPEC_HASH_TAG, plan_flow, versions_to_prune
+from branchline.aws.deploy.planner import plan_flow, versions_to_prune
+from branchline.namespaces import TAG_SPEC_HASH
 
 SM = "arn:aws:states:us-east-1:1:stateMachine:p-br-x-F"
 JD = "arn:aws:batch:us-east-1:1:job-definition/p-br-x-F-start"
@@ -24,8 +26,9 @@ JD = "arn:aws:batch:us-east-1:1:job-definition/p-br-x-F-start"
 
 def want(spec: str = "h1") -> DesiredFlow:
     job = DesiredJobDefinition("start", "p-br-x-F-start", {"type": "container"}, spec, {"branchline:flow": "F"})
-    return DesiredFlow("F", "p-br-x-F", "arn:role", (job,), lambda arns: {"StartAt": "s", "Arn": arns["start"]},
-                       {"branchline:flow": "F"}, "sha", keep_versions=2)
+    definition = {"StartAt": "s", "Arn": job_definition_ref("p-br-x-F-start").placeholder}
+    return DesiredFlow("F", "p-br-x-F", "arn:role", (job,), definition, {"branchline:flow": "F"}, "sha",
+                       keep_versions=2)
 
 
 def version(n: int, jd_revision: int = 1) -> ObservedVersion:
@@ -33,15 +36,15 @@ def version(n: int, jd_revision: int = 1) -> ObservedVersion:
 
 
 def test_an_active_revision_with_the_same_spec_hash_is_reused() -> None:
-    revision = ObservedJobDefinition("p-br-x-F-start", 1, f"{JD}:1", "ACTIVE", {SPEC_HASH_TAG: "h1"})
+    revision = ObservedJobDefinition("p-br-x-F-start", 1, f"{JD}:1", "ACTIVE", {TAG_SPEC_HASH: "h1"})
     sm = ObservedStateMachine(SM, version(1).definition, "arn:role", {"branchline:flow": "F"}, (version(1),),
                               {"live": (f"{SM}:1",)})
     assert plan_flow(want(), ObservedFlow({"p-br-x-F-start": (revision,)}, sm)) == []
 
 
 def test_a_current_but_unpublished_definition_is_published_then_aliased() -> None:
-    revision = ObservedJobDefinition("p-br-x-F-start", 2, f"{JD}:2", "ACTIVE", {SPEC_HASH_TAG: "h1"})
-    old = ObservedJobDefinition("p-br-x-F-start", 1, f"{JD}:1", "ACTIVE", {SPEC_HASH_TAG: "h0"})
+    revision = ObservedJobDefinition("p-br-x-F-start", 2, f"{JD}:2", "ACTIVE", {TAG_SPEC_HASH: "h1"})
+    old = ObservedJobDefinition("p-br-x-F-start", 1, f"{JD}:1", "ACTIVE", {TAG_SPEC_HASH: "h0"})
     sm = ObservedStateMachine(SM, version(0, 2).definition, "arn:role", {"branchline:flow": "F"}, (version(1),),
                               {"live": (f"{SM}:1",)})
     calls = plan_flow(want(), ObservedFlow({"p-br-x-F-start": (old, revision)}, sm))

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from branchline.aws.deploy import deploy, rollback, teardown
-from branchline.aws.deploy.executor import CallRecorder
+from branchline.aws.deploy import deploy, rollback_flow, teardown
 from branchline.aws.deploy.observe import state_machine, state_machine_arns
 from branchline.aws.ops.logs import NoLogs, step_job_ids
 from branchline.aws.ops.status import execution_status
@@ -24,6 +23,7 @@ from branchline.errors import FlowError
 from branchline.namespaces import Names
 from branchline.runtime.loader import graph_from_file
 from tests.aws_deploy.conftest import Infra
+from tests.aws_deploy.recording import CallRecorder
 from tests.aws_deploy.standins import new_project
 
 pytestmark = pytest.mark.moto
@@ -78,7 +78,7 @@ def test_deploy_a_real_flow_twice_then_rollback_and_teardown(aws: Infra, tmp_pat
     project = new_project()
     config = load_config(make_project(tmp_path, project, aws))
     first = CallRecorder()
-    result = deploy(config, "prod", image=IMAGE, code_package="s3://code/1.tgz", git_sha="one", after_call=[first])
+    result = deploy(config, "prod", image=IMAGE, code_package="s3://code/1.tgz", git_sha="one", executor=first)
     assert first.operations.count("batch.register_job_definition") == 3
     assert "scheduler.create_schedule" in first.operations
     alias = result.state_machines["TrainFlow"]
@@ -86,13 +86,13 @@ def test_deploy_a_real_flow_twice_then_rollback_and_teardown(aws: Infra, tmp_pat
     assert schedule["Target"]["Arn"] == alias and json.loads(schedule["Target"]["Input"]) == {"params": {}}
 
     again = CallRecorder()
-    deploy(config, "prod", image=IMAGE, code_package="s3://code/1.tgz", git_sha="one", after_call=[again])
+    deploy(config, "prod", image=IMAGE, code_package="s3://code/1.tgz", git_sha="one", executor=again)
     assert again.calls == []
 
     deploy(config, "prod", image=IMAGE, code_package="s3://code/2.tgz", git_sha="two")
     arn = alias.rsplit(":", 1)[0]
     assert state_machine(client, arn).aliases["live"] == (f"{arn}:2",)
-    planned = rollback(config, "prod", "TrainFlow")
+    planned = rollback_flow(config, "prod", "TrainFlow")
     assert (planned.from_version, planned.to_version) == (2, 1)
     assert state_machine(client, arn).aliases["live"] == (f"{arn}:1",)
 

@@ -9,7 +9,7 @@ import pytest
 
 from branchline.ci.actions import format_outputs, write_outputs, write_summary
 from branchline.ci.context import CIError
-from branchline.ci.report import DeployReport, FlowLine, SmokeOutcome, Verdict, code, render
+from branchline.ci.report import DeployReport, FlowLine, SmokeOutcome, VerdictLine, code, render
 
 
 @pytest.mark.parametrize("text", ["plain", "a`b", "``x``", "`edge", "pipe|in|it", 'zzz";echo${IFS}"hi";#', "<b>@team"])
@@ -44,7 +44,7 @@ def test_render_shows_what_was_deployed_and_the_marker_only_for_comments() -> No
 
 def test_render_smoke_and_verdicts() -> None:
     smoke = SmokeOutcome("TrainFlow", "r1", "arn:ex", "FAILED", "https://console/ex", mlflow_url="http://m/#/r")
-    body = render(_report(changes=4, smoke=smoke, verdicts=(Verdict("TrainFlow", "fail", ("f1 0.7 < 0.85",)),)))
+    body = render(_report(changes=4, smoke=smoke, verdicts=(VerdictLine("TrainFlow", "fail", ("f1 0.7 < 0.85",)),)))
     assert "| deploy | 4 AWS changes |" in body
     assert "**Smoke run** of `TrainFlow`: ❌ FAILED (run `r1`; [execution](https://console/ex), " \
            "[MLflow run](http://m/#/r))" in body

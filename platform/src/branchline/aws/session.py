@@ -10,11 +10,15 @@ runtime never pays for it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from branchline.config import load_config
 from branchline.errors import ConfigError, ServiceUnreachable
+
+ClientFactory = Callable[[str], Any]
+"""service name → boto3 client: what every AWS-facing function takes (`client` below; tests pass the same)."""
 
 DEFAULT_REGION = "us-east-1"
 CONNECT_TIMEOUT_S = 5
@@ -31,8 +35,6 @@ def region() -> str:
     found = boto3.session.Session(profile_name=os.environ.get("AWS_PROFILE") or None).region_name
     if found:
         return found
-    from branchline.config import load_config
-
     return str(load_config().get("aws.region") or DEFAULT_REGION)
 
 

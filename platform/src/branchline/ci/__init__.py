@@ -10,7 +10,7 @@ it is tested with the `GITHUB_*` variables a runner sets. One module, one job:
 * `actions`  — `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`;
 * `inputs`   — the step image and the code package a deploy needs;
 * `smoke`    — start a run of a deployed flow and wait for it, bounded;
-* `verdict`  — the seam to the promotion gate's dry-run verdict;
+* `verdict`  — the gate's dry-run verdict as the PR comment shows it;
 * `prune`    — branch namespaces whose branch is gone;
 * `jobs`     — one function per command, wiring the above.
 """

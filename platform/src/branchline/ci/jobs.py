@@ -7,7 +7,7 @@ and leaves nothing half-done.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +87,7 @@ class Deployed:
     result: Any
 
 
-def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptions, console: Console,
-            after_call: Sequence[Any]) -> Deployed:
+def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptions, console: Console) -> Deployed:
     """Image, code package, deploy: the part `ci pr` and `ci release` share."""
     from branchline.aws.deploy import deploy
     from branchline.aws.deploy.printer import print_plan
@@ -106,8 +105,7 @@ def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptio
     code = upload_code_package(config, names, settings.bucket)
     console.print(f"code package: {code.url} ({code.files} files, {'uploaded' if code.uploaded else 'present'})",
                   markup=False)
-    result = deploy(config, namespace, image=image.reference, code_package=code.url, git_sha=ctx.sha or None,
-                    after_call=after_call)
+    result = deploy(config, namespace, image=image.reference, code_package=code.url, git_sha=ctx.sha or None)
     print_plan(result.plan, f"deploy {namespace}", console)
     return Deployed(names, settings, image, code, result)
 
@@ -124,8 +122,8 @@ def _publish_report(ctx: GitHubContext, outcome: DeployOutcome, console: Console
 # ----------------------------------------------------------------------------- ci pr
 
 
-def ci_pr(env: Mapping[str, str], options: PrOptions, console: Console, *, config: Config | None = None,
-          after_call: Sequence[Any] = ()) -> DeployOutcome:
+def ci_pr(env: Mapping[str, str], options: PrOptions, console: Console, *,
+          config: Config | None = None) -> DeployOutcome:
     """Deploy a pull request's branch namespace and report it in one PR comment, updated in place."""
     from branchline.aws.deploy.project import load_flows
     from branchline.aws.session import region
@@ -145,7 +143,7 @@ def ci_pr(env: Mapping[str, str], options: PrOptions, console: Console, *, confi
         graphs = {graph.name: graph for _, graph in load_flows(config)}
         plan = smoke_plan(config, graphs, flow=options.smoke_flow, timeout_s=options.smoke_timeout)
 
-    done = _deploy(config, ctx, namespace, options, console, after_call)
+    done = _deploy(config, ctx, namespace, options, console)
     where = region()
     smoke: SmokeOutcome | None = None
     if plan is not None:
@@ -190,8 +188,8 @@ def _require_protected_production(ctx: GitHubContext, config: Config, console: C
                            "shows the same")
 
 
-def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *, config: Config | None = None,
-               after_call: Sequence[Any] = ()) -> DeployOutcome:
+def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *,
+               config: Config | None = None) -> DeployOutcome:
     """Deploy `prod` for a push to the production branch: a new version, `live` moved to it."""
     from branchline.aws.session import region
     from branchline.ci.policy import release_namespace
@@ -200,7 +198,7 @@ def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *, 
     config = config or load_config()
     namespace = release_namespace(ctx, config.production_branch)
     _require_protected_production(ctx, config, console)  # before anything is built, uploaded or deployed
-    done = _deploy(config, ctx, namespace, options, console, after_call)
+    done = _deploy(config, ctx, namespace, options, console)
     flows = _flow_lines(done.result.state_machines, region())
     report = DeployReport(
         title="branchline: release", namespace=namespace, git_sha=ctx.sha or "unknown", image=done.image.reference,

@@ -12,15 +12,14 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
+from branchline.aws.session import ClientFactory
 from branchline.ci.context import CIError
 from branchline.namespaces import TAG_NAMESPACE, TAG_PROJECT, NamespaceError, namespace_for_branch, validate_namespace
 from branchline.namespaces.limits import BRANCH_PREFIX
 
-ClientFactory = Callable[[str], Any]
 GIT_TIMEOUT_S = 120
 
 

@@ -35,8 +35,9 @@ class SmokeOutcome:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """The gate's dry-run answer for one flow: `pass`, `fail` or `unavailable` (with why)."""
+class VerdictLine:
+    """The PR comment's line for one gated flow: the gate's dry-run answer, `pass`, `fail` or `unavailable`
+    (with why). Not the gate's own `Verdict`, which it is made from."""
 
     flow: str
     status: str
@@ -57,7 +58,7 @@ class DeployReport:
     branch: str | None = None
     head_sha: str | None = None
     smoke: SmokeOutcome | None = None
-    verdicts: tuple[Verdict, ...] = ()
+    verdicts: tuple[VerdictLine, ...] = ()
     mlflow_url: str | None = None
     run_url: str | None = None
 

@@ -169,9 +169,9 @@ def register(app: typer.Typer) -> None:
         to_version: int = typer.Option(None, "--to-version", min=1),
         dry_run: bool = typer.Option(False, "--dry-run"),
     ) -> None:
-        from branchline.aws.deploy import rollback as run_rollback
+        from branchline.aws.deploy import rollback_flow
         from branchline.aws.deploy.printer import print_plan
 
         config = _config()
-        planned = run_rollback(config, namespace, _flow_name(config, flow), to_version=to_version, dry_run=dry_run)
+        planned = rollback_flow(config, namespace, _flow_name(config, flow), to_version=to_version, dry_run=dry_run)
         print_plan(planned.plan, f"rollback {namespace}" + (" (dry run)" if dry_run else ""), console)

@@ -29,14 +29,8 @@ from branchline.namespaces.derive import (
 )
 from branchline.namespaces.errors import CIEnvironmentError, NamespaceError
 from branchline.namespaces.limits import LIVE_ALIAS, PRODUCTION_NAMESPACE
-from branchline.namespaces.names import (
-    TAG_FLOW,
-    TAG_GIT_SHA,
-    TAG_NAMESPACE,
-    TAG_PROJECT,
-    Names,
-    validate_project,
-)
+from branchline.namespaces.names import Names, validate_project
+from branchline.namespaces.tags import TAG_FLOW, TAG_GIT_SHA, TAG_NAMESPACE, TAG_PROJECT, TAG_SPEC_HASH, TAG_STEP
 
 __all__ = [
     "LIVE_ALIAS",
@@ -45,6 +39,8 @@ __all__ = [
     "TAG_GIT_SHA",
     "TAG_NAMESPACE",
     "TAG_PROJECT",
+    "TAG_SPEC_HASH",
+    "TAG_STEP",
     "CIEnvironmentError",
     "Names",
     "NamespaceError",

@@ -22,14 +22,11 @@ from branchline.namespaces.limits import (
     STEP_FUNCTIONS,
     NameRule,
 )
+from branchline.namespaces.tags import TAG_FLOW, TAG_GIT_SHA, TAG_NAMESPACE, TAG_PROJECT
 from branchline.namespaces.text import fit_name, with_hash
 
 _PROJECT = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{PROJECT_MAX_LENGTH - 1}}}")
 
-TAG_PROJECT = "branchline:project"
-TAG_NAMESPACE = "branchline:namespace"
-TAG_FLOW = "branchline:flow"
-TAG_GIT_SHA = "branchline:git-sha"
 
 MLFLOW_TAG_PROJECT = "branchline.project"
 MLFLOW_TAG_NAMESPACE = "branchline.namespace"

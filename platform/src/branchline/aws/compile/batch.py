@@ -15,11 +15,8 @@ from typing import Any
 from branchline.aws.compile.context import TASK_COMMAND, CompileContext, JobDefinitionSpec
 from branchline.aws.compile.steps import StepSettings, check_environment, settings
 from branchline.graph.model import FlowGraph, StepNode
-from branchline.namespaces import Names
+from branchline.namespaces import TAG_SPEC_HASH, TAG_STEP, Names
 from branchline.namespaces.names import aws_tag_value
-
-TAG_STEP = "branchline:step"
-TAG_SPEC_HASH = "branchline:spec-hash"
 
 HOST_FAILURE_ATTEMPTS = 3
 """Attempts of a step without @retry: only host failures (a reclaimed Spot instance) get the extra two."""

@@ -1,9 +1,9 @@
-"""The deployer: desired state → plan (diff against what exists) → execute; teardown; rollback.
+"""The deployer: desired state → plan (diff against what exists) → execute; teardown; rollback of a flow.
 
 Pure parts (models, planner, versions, sweeper planning) never touch AWS; observe/executor/api do.
 """
 
-from branchline.aws.deploy.api import deploy, rollback, teardown
-from branchline.aws.deploy.models import DeployResult, Plan
+from branchline.aws.deploy.api import deploy, rollback_flow, teardown
+from branchline.aws.deploy.models import FlowDeployResult, Plan
 
-__all__ = ["DeployResult", "Plan", "deploy", "rollback", "teardown"]
+__all__ = ["FlowDeployResult", "Plan", "deploy", "rollback_flow", "teardown"]

@@ -1,4 +1,8 @@
-"""`deploy(config, namespace, ...)`: the one entry point used by `branchline deploy` and `branchline ci`."""
+"""`deploy(config, namespace, ...)`: the one entry point used by `branchline deploy` and `branchline ci`.
+
+Each entry point takes an optional `executor` (the one collaborator that changes AWS): by default the
+real one over `aws.session`'s clients.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ from collections.abc import Sequence
 
 from branchline.aws.deploy.apply import apply_desired
 from branchline.aws.deploy.desired import check_inputs, desired_flow
-from branchline.aws.deploy.executor import AfterCall
-from branchline.aws.deploy.models import DeployResult, Plan
+from branchline.aws.deploy.executor import Executor
+from branchline.aws.deploy.models import FlowDeployResult, Plan
+from branchline.aws.deploy.observe import state_machine, state_machine_arns
 from branchline.aws.deploy.project import current_git_sha, load_flows
-from branchline.aws.deploy.settings import aws_settings
+from branchline.aws.deploy.settings import aws_settings, caller_account, check_account, configured_bucket
+from branchline.aws.deploy.sweeper import check_teardown_allowed, find_resources, plan_teardown
 from branchline.aws.deploy.versions import RollbackError, RollbackPlan, plan_rollback
+from branchline.aws.session import aws_errors
 from branchline.config import Config
 from branchline.images.production import check_production_image
 from branchline.namespaces import Names, is_production
@@ -25,11 +32,11 @@ def deploy(
     flows: Sequence[str] | None = None,
     dry_run: bool = False,
     git_sha: str | None = None,
-    after_call: Sequence[AfterCall] = (),
-) -> DeployResult:
+    executor: Executor | None = None,
+) -> FlowDeployResult:
     """Deploy the project's flows (or those named in `flows`) to `namespace`; idempotent.
 
-    A second deploy of the same inputs makes no mutating call; a deploy interrupted anywhere
+    A second deploy of the same inputs makes no call that changes anything; a deploy interrupted anywhere
     converges when run again (every plan is computed from what exists).
     """
     check_inputs(image, code_package)
@@ -44,12 +51,10 @@ def deploy(
                      git_sha=sha, tracking_uri=str(tracking) if tracking else None)
         for flow_file, graph in load_flows(config, flows)
     ]
-    from branchline.aws.deploy.settings import caller_account, check_account
-    from branchline.aws.session import aws_errors, client
-
+    executor = executor or Executor()
     with aws_errors(f"deploy to {namespace}"):
-        check_account(settings, namespace, caller_account(client("sts")))  # prod only in its own account
-        return apply_desired(names, desired, dry_run=dry_run, after_call=after_call)
+        check_account(settings, namespace, caller_account(executor.clients("sts")))  # prod only in its own account
+        return apply_desired(names, desired, dry_run=dry_run, executor=executor)
 
 
 def teardown(
@@ -59,43 +64,45 @@ def teardown(
     production: bool = False,
     keep_data: bool = False,
     dry_run: bool = False,
-    after_call: Sequence[AfterCall] = (),
+    executor: Executor | None = None,
 ) -> Plan:
     """Delete everything of `namespace` (never `prod` unless `production`); returns the plan it ran."""
-    from branchline.aws.deploy.executor import Executor
-    from branchline.aws.deploy.settings import configured_bucket
-    from branchline.aws.deploy.sweeper import check_teardown_allowed, find_resources, plan_teardown
-    from branchline.aws.session import aws_errors, client
-
     check_teardown_allowed(namespace, production)
     names = Names(config.project, namespace)
+    executor = executor or Executor()
     with aws_errors(f"teardown of {namespace}"):
-        found = find_resources(client, names, None if keep_data else configured_bucket(config))
+        found = find_resources(executor.clients, names, None if keep_data else configured_bucket(config))
         plan = plan_teardown(found, names)
         if keep_data:
             plan.notes.append(f"data kept under {names.s3_prefix()}/ (--keep-data)")
         if not dry_run:
-            Executor(client, after_call).execute(plan)
+            executor.execute(plan)
     return plan
 
 
-def rollback(
-    config: Config, namespace: str, flow: str, *, to_version: int | None = None, dry_run: bool = False
+def rollback_flow(
+    config: Config,
+    namespace: str,
+    flow: str,
+    *,
+    to_version: int | None = None,
+    dry_run: bool = False,
+    executor: Executor | None = None,
 ) -> RollbackPlan:
-    """Point `flow`'s live alias in `namespace` back at the previous (or the given) version."""
-    from branchline.aws.deploy.executor import Executor
-    from branchline.aws.deploy.observe import state_machine, state_machine_arns
-    from branchline.aws.session import aws_errors, client
+    """Point `flow`'s live alias in `namespace` back at the previous (or the given) version.
 
+    (Not the gate's `rollback`, which moves the MLflow `champion` alias back.)
+    """
     names = Names(config.project, namespace)
+    executor = executor or Executor()
     with aws_errors(f"rollback of {flow} in {namespace}"):
-        arn = state_machine_arns(client).get(names.state_machine(flow))
+        arn = state_machine_arns(executor.clients).get(names.state_machine(flow))
         if arn is None:
             raise RollbackError(
                 f"flow {flow} is not deployed in namespace {namespace}",
                 hint=f"deploy it first: branchline deploy --namespace {namespace}",
             )
-        planned = plan_rollback(state_machine(client, arn), names.alias(), to_version)
+        planned = plan_rollback(state_machine(executor.clients, arn), names.alias(), to_version)
         if not dry_run:
-            Executor(client).execute(planned.plan)
+            executor.execute(planned.plan)
     return planned

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from branchline.aws.deploy.executor import AfterCall, ClientFactory, Executor
-from branchline.aws.deploy.models import DeployResult, DesiredFlow
+from branchline.aws.deploy.executor import Executor
+from branchline.aws.deploy.models import DesiredFlow, FlowDeployResult
 from branchline.aws.deploy.observe import observe_flows
 from branchline.aws.deploy.planner import plan_deploy
 from branchline.namespaces import Names
 
 
 def apply_desired(
-    names: Names,
-    desired: Sequence[DesiredFlow],
-    *,
-    dry_run: bool = False,
-    clients: ClientFactory | None = None,
-    after_call: Sequence[AfterCall] = (),
-) -> DeployResult:
-    """Make AWS match `desired` (or, with `dry_run`, only say how); returns the plan and alias ARNs."""
-    if clients is None:
-        from branchline.aws.session import client as clients
-    observed = observe_flows(clients, names, [d.flow for d in desired])
+    names: Names, desired: Sequence[DesiredFlow], *, dry_run: bool = False, executor: Executor | None = None
+) -> FlowDeployResult:
+    """Make AWS match `desired` (or, with `dry_run`, only say how); returns the plan and alias ARNs.
+
+    What exists is read through the executor's clients, so a test's executor sees the same account.
+    """
+    executor = executor or Executor()
+    observed = observe_flows(executor.clients, names, [d.flow for d in desired])
     plan = plan_deploy((d, observed[d.flow]) for d in desired)
-    result = DeployResult(names.namespace, plan, executed=False)
+    result = FlowDeployResult(names.namespace, plan, executed=False)
     if not dry_run:
-        executor = Executor(clients, after_call)
         executor.execute(plan)
         result.executed = True
     for flow in desired:

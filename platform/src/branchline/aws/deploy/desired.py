@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
-from branchline.aws.deploy.models import DesiredFlow, DesiredJobDefinition, DesiredSchedule
+from branchline.aws.compile import CompileContext, compile_job_definitions, compile_schedule, compile_state_machine
+from branchline.aws.deploy.models import DesiredFlow, DesiredJobDefinition, DesiredSchedule, job_definition_ref
 from branchline.aws.deploy.settings import AwsSettings
 from branchline.errors import BranchlineError
 from branchline.graph.model import FlowGraph
@@ -44,15 +43,8 @@ def desired_flow(
     git_sha: str,
     tracking_uri: str | None = None,
 ) -> DesiredFlow:
-    """Compile `graph` for `names.namespace`; the state machine definition is compiled later, once
-    the job definition ARNs are resolved (the planner calls `compile_definition`)."""
-    from branchline.aws.compile import (
-        CompileContext,
-        compile_job_definitions,
-        compile_schedule,
-        compile_state_machine,
-    )
-
+    """Compile `graph` for `names.namespace`: job definitions, schedule, and the state machine definition,
+    which names each job definition by a Ref the planner fills once the ARNs are known."""
     ctx = CompileContext(
         project=names.project,
         namespace=names.namespace,
@@ -77,9 +69,7 @@ def desired_flow(
         for spec in compile_job_definitions(graph, ctx).values()
     )
 
-    def compile_definition(arns: Mapping[str, str]) -> dict[str, Any]:
-        return compile_state_machine(graph, ctx, arns)
-
+    arns = {jd.step: job_definition_ref(jd.name).placeholder for jd in job_definitions}
     schedule = None
     compiled = compile_schedule(graph, ctx) if is_production(names.namespace) else None
     if compiled:
@@ -94,7 +84,7 @@ def desired_flow(
         state_machine_name=names.state_machine(graph.name),
         role_arn=settings.states_role_for(names.namespace),
         job_definitions=job_definitions,
-        compile_definition=compile_definition,
+        definition=compile_state_machine(graph, ctx, arns),
         tags=names.tags(graph.name, git_sha),
         git_sha=git_sha,
         alias=names.alias(),

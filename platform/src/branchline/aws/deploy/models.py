@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,11 @@ class Ref:
     @property
     def placeholder(self) -> str:
         return f"<<ref:{self.name}>>"
+
+
+def job_definition_ref(name: str) -> Ref:
+    """The ARN (with revision) of job definition `name`, known once observed or registered."""
+    return Ref(f"jobdef:{name}")
 
 
 def refs_in(value: Any) -> set[str]:
@@ -75,8 +80,8 @@ def canonical_json(document: Any) -> str:
 class Call:
     """One AWS API call: `client(service).<operation>(**params)`.
 
-    `outputs` maps a variable name to a dotted path in the response (`jobDefinitionArn`);
-    `mutating` is False only for reads the executor needs mid-plan (none today, kept for clarity).
+    Every call changes something (plans hold no reads). `outputs` maps a variable name to a dotted path
+    in the response (`jobDefinitionArn`).
     """
 
     service: str
@@ -84,7 +89,6 @@ class Call:
     params: dict[str, Any]
     description: str
     outputs: dict[str, str] = field(default_factory=dict)
-    mutating: bool = True
     resource: str = ""
 
 
@@ -130,15 +134,16 @@ class DesiredSchedule:
 class DesiredFlow:
     """Everything one flow of one namespace should be, before job definition ARNs are known.
 
-    `compile_definition` is the (pure) ASL compiler bound to this flow: it takes a step → job
-    definition ARN mapping (ARNs may be Ref placeholders) and returns the definition document.
+    `definition` is the compiled state machine definition; where it names a job definition by ARN it
+    holds `job_definition_ref(name).placeholder`, which the planner fills with the ARN of a revision
+    that exists or leaves for the executor (a revision registered in the same plan).
     """
 
     flow: str
     state_machine_name: str
     role_arn: str
     job_definitions: tuple[DesiredJobDefinition, ...]
-    compile_definition: Callable[[Mapping[str, str]], dict[str, Any]]
+    definition: dict[str, Any]
     tags: dict[str, str]
     git_sha: str
     alias: str = "live"
@@ -199,7 +204,9 @@ class ObservedFlow:
 
 
 @dataclass
-class DeployResult:
+class FlowDeployResult:
+    """What `deploy` did to a namespace's flows (the stack deploy of `aws.infra` has its own result)."""
+
     namespace: str
     plan: Plan
     executed: bool
@@ -208,4 +215,4 @@ class DeployResult:
 
     @property
     def changed(self) -> bool:
-        return any(c.mutating for c in self.plan.calls)
+        return bool(self.plan.calls)

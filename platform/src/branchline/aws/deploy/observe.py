@@ -18,9 +18,8 @@ from branchline.aws.deploy.models import (
     ObservedVersion,
 )
 from branchline.aws.deploy.planner import SCHEDULE_GROUP
+from branchline.aws.session import ClientFactory
 from branchline.namespaces import TAG_FLOW, TAG_NAMESPACE, TAG_PROJECT, Names
-
-ClientFactory = Callable[[str], Any]
 
 
 def _error_code(exc: Exception) -> str:

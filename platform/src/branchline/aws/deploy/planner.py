@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from branchline.aws.deploy.models import (
     Call,
@@ -24,10 +25,11 @@ from branchline.aws.deploy.models import (
     Plan,
     Ref,
     canonical_json,
+    job_definition_ref,
+    resolve,
 )
-from branchline.namespaces import TAG_NAMESPACE, TAG_PROJECT
+from branchline.namespaces import TAG_NAMESPACE, TAG_PROJECT, TAG_SPEC_HASH
 
-SPEC_HASH_TAG = "branchline:spec-hash"
 SCHEDULE_GROUP = "default"
 SCHEDULE_MARK = "branchline:"
 _JOB_DEFINITION_ARN = re.compile(r"arn:[\w-]+:batch:[\w-]*:\d*:job-definition/[A-Za-z0-9_-]+:\d+")
@@ -52,7 +54,7 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _reusable(revisions: Iterable[ObservedJobDefinition], spec_hash: str) -> ObservedJobDefinition | None:
-    matching = [r for r in revisions if r.status == "ACTIVE" and r.tags.get(SPEC_HASH_TAG) == spec_hash]
+    matching = [r for r in revisions if r.status == "ACTIVE" and r.tags.get(TAG_SPEC_HASH) == spec_hash]
     return max(matching, key=lambda r: r.revision, default=None)
 
 
@@ -65,8 +67,8 @@ def plan_job_definitions(desired: DesiredFlow, observed: ObservedFlow) -> tuple[
         if found is not None:
             arns[jd.step] = found.arn
             continue
-        var = f"jobdef:{jd.name}"
-        params = {**jd.request, "jobDefinitionName": jd.name, "tags": {**jd.tags, SPEC_HASH_TAG: jd.spec_hash}}
+        var = job_definition_ref(jd.name).name
+        params = {**jd.request, "jobDefinitionName": jd.name, "tags": {**jd.tags, TAG_SPEC_HASH: jd.spec_hash}}
         calls.append(
             Call("batch", "register_job_definition", params,
                  f"register job definition {jd.name} (spec {jd.spec_hash[:12]})",
@@ -96,9 +98,15 @@ def versions_to_prune(
     return sorted((v for v in newest_first if v.arn not in kept), key=lambda v: v.number)
 
 
+def state_machine_definition(desired: DesiredFlow, arns: Mapping[str, str]) -> dict[str, Any]:
+    """The desired definition naming these job definitions (step → ARN, or the placeholder of a Ref)."""
+    refs = {job_definition_ref(jd.name).name: arns[jd.step] for jd in desired.job_definitions}
+    return resolve(desired.definition, refs)
+
+
 def plan_state_machine(desired: DesiredFlow, observed: ObservedFlow, arns: dict[str, str]) -> tuple[list[Call], str]:
     """Create/update + publish, tag, point the alias; return the calls and the alias ARN (maybe a Ref)."""
-    definition = canonical_json(desired.compile_definition(arns))
+    definition = canonical_json(state_machine_definition(desired, arns))
     sm = observed.state_machine
     name = desired.state_machine_name
     sm_var, version_var = f"sm:{name}", f"version:{name}"

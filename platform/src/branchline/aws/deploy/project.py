@@ -10,6 +10,7 @@ from pathlib import Path
 from branchline.config import Config
 from branchline.errors import ConfigError, FlowError
 from branchline.graph.model import FlowGraph
+from branchline.runtime.loader import graph_from_file
 
 
 def flow_files(config: Config) -> list[Path]:
@@ -28,8 +29,6 @@ def flow_files(config: Config) -> list[Path]:
 
 def load_flows(config: Config, only: Sequence[str] | None = None) -> list[tuple[str, FlowGraph]]:
     """(flow file relative to the root, graph) of every flow, or of the flow classes named in `only`."""
-    from branchline.runtime.loader import graph_from_file
-
     graphs = []
     for path in flow_files(config):
         graph = graph_from_file(path)

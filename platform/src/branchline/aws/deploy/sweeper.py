@@ -9,17 +9,15 @@ cannot reach `prod` or another branch. `DeleteStateMachine` also removes version
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from branchline.aws.deploy.models import Call, ObservedJobDefinition, Plan
 from branchline.aws.deploy.observe import job_definitions, state_machine_arns
 from branchline.aws.deploy.planner import SCHEDULE_GROUP, schedule_description
+from branchline.aws.session import ClientFactory
 from branchline.errors import BranchlineError
 from branchline.namespaces import TAG_FLOW, TAG_NAMESPACE, TAG_PROJECT, Names, is_production
 
-ClientFactory = Callable[[str], Any]
 S3_DELETE_BATCH = 1000
 
 

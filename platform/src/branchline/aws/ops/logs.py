@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from branchline.aws.ops.status import execution_status
+from branchline.aws.session import ClientFactory
 from branchline.errors import BranchlineError
 
 LOG_GROUP = "/aws/batch/job"
@@ -15,7 +16,7 @@ class NoLogs(BranchlineError):
     """No job of that step in that run (yet)."""
 
 
-def step_job_ids(clients: Any, execution_arn: str, step: str) -> list[str]:
+def step_job_ids(clients: ClientFactory, execution_arn: str, step: str) -> list[str]:
     """Batch job ids of every task of `step` (foreach items included) in this execution."""
     status = execution_status(clients, execution_arn)
     rows = status.rows + [row for child in status.children for row in child.rows]
@@ -29,7 +30,7 @@ def step_job_ids(clients: Any, execution_arn: str, step: str) -> list[str]:
     return ids
 
 
-def log_streams(clients: Any, job_ids: list[str]) -> list[tuple[str, str]]:
+def log_streams(clients: ClientFactory, job_ids: list[str]) -> list[tuple[str, str]]:
     """(job id, log stream) of every attempt of the jobs, oldest first."""
     streams: list[tuple[str, str]] = []
     batch = clients("batch")
@@ -42,7 +43,7 @@ def log_streams(clients: Any, job_ids: list[str]) -> list[tuple[str, str]]:
     return streams
 
 
-def log_lines(clients: Any, stream: str, group: str = LOG_GROUP) -> Iterator[str]:
+def log_lines(clients: ClientFactory, stream: str, group: str = LOG_GROUP) -> Iterator[str]:
     """Every line of one stream, following `nextForwardToken` until it stops moving."""
     logs = clients("logs")
     token = None

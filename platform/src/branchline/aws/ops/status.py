@@ -13,6 +13,8 @@ from typing import Any
 
 from rich.table import Table
 
+from branchline.aws.session import ClientFactory
+
 _STATUS_BY_EVENT = {
     "TaskScheduled": "SCHEDULED",
     "TaskStarted": "STARTED",
@@ -107,7 +109,7 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     return events
 
 
-def execution_status(clients: Any, execution_arn: str, *, max_children: int = 20) -> ExecutionStatus:
+def execution_status(clients: ClientFactory, execution_arn: str, *, max_children: int = 20) -> ExecutionStatus:
     """Status and rows of an execution, plus (some of) the child executions of its Distributed Maps."""
     sfn = clients("stepfunctions")
     described = sfn.describe_execution(executionArn=execution_arn)

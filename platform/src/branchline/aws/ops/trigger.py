@@ -6,6 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from branchline.authoring.parameters import convert
+from branchline.aws.compile import PARAMS_MAX_JSON_CHARS
+from branchline.aws.deploy.observe import state_machine_arns
+from branchline.aws.session import ClientFactory
 from branchline.datastore.records import new_run_id
 from branchline.errors import BranchlineError, FlowError
 from branchline.graph.model import FlowGraph
@@ -29,8 +33,6 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 def typed_params(graph: FlowGraph, raw: Mapping[str, Any]) -> dict[str, Any]:
     """Type the values against the flow's Parameters; unknown names and missing required ones are errors."""
-    from branchline.authoring.parameters import convert
-
     known = {p.name: p for p in graph.parameters}
     unknown = sorted(set(raw) - set(known))
     if unknown:
@@ -45,9 +47,7 @@ def typed_params(graph: FlowGraph, raw: Mapping[str, Any]) -> dict[str, Any]:
     return typed
 
 
-def alias_arn(clients: Any, names: Names, flow: str) -> str:
-    from branchline.aws.deploy.observe import state_machine_arns
-
+def alias_arn(clients: ClientFactory, names: Names, flow: str) -> str:
     arn = state_machine_arns(clients).get(names.state_machine(flow))
     if arn is None:
         raise NotDeployed(
@@ -57,10 +57,10 @@ def alias_arn(clients: Any, names: Names, flow: str) -> str:
     return f"{arn}:{names.alias()}"
 
 
-def start_run(clients: Any, names: Names, flow: str, params: Mapping[str, Any], run_id: str | None = None) -> str:
+def start_run(
+    clients: ClientFactory, names: Names, flow: str, params: Mapping[str, Any], run_id: str | None = None
+) -> str:
     """Start an execution named `run_id` with input {"run_id", "params"}; returns the execution ARN."""
-    from branchline.aws.compile import PARAMS_MAX_JSON_CHARS
-
     encoded = json.dumps(dict(params))
     if len(encoded) > PARAMS_MAX_JSON_CHARS:
         raise FlowError(
