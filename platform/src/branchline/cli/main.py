@@ -1,8 +1,8 @@
 """`branchline`: the command line (Typer + Rich).
 
 Sub-command modules `branchline/cli/cmd_*.py` register themselves through `register(app)`;
-their heavy imports (boto3, mlflow, docker) happen inside the commands, so `branchline run`
-starts fast.
+heavy third-party imports (boto3, mlflow, docker, GX, pandas) happen only where they are used,
+so `branchline run` and `--help` start fast (tests/platform/test_layers.py checks it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+import branchline.cli
 from branchline.errors import BranchlineError
 
 app = typer.Typer(
@@ -28,9 +29,7 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def _load_commands() -> None:
-    import branchline.cli as package
-
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules(branchline.cli.__path__), key=lambda i: i.name):
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"branchline.cli.{info.name}")
             register = getattr(module, "register", None)

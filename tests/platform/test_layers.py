@@ -1,0 +1,192 @@
+"""The package's layers, as docs/architecture.md draws them: a low room never imports a higher one.
+
+Read from the source (every import statement, also those inside functions), so a new upward import fails here
+before it closes a cycle. Plus: own-package imports sit at module top in the folders that follow that rule, and
+`branchline run` / `branchline --help` import no heavy library (checked in a real process).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+import branchline
+
+SOURCE = Path(branchline.__file__).parent.parent
+
+LAYERS: list[tuple[str, ...]] = [  # highest first; rooms of one layer do not import each other
+    ("branchline.cli",),
+    ("branchline.ci",),
+    ("branchline.aws.ops",),
+    ("branchline.aws.deploy", "branchline.aws.infra", "branchline.gate", "branchline.client"),
+    ("branchline.runtime", "branchline.checks", "branchline.images", "branchline"),
+    ("branchline.authoring", "branchline.tracking", "branchline.aws.compile"),
+    ("branchline.graph", "branchline.namespaces", "branchline.datastore", "branchline.aws.session"),
+    ("branchline.config",),
+    ("branchline.errors",),
+]
+
+UPWARD_ON_PURPOSE = {("branchline.authoring.flowspec", "branchline.runtime.flow_cli")}
+"""`FlowSpec()` under `__main__` starts the flow's command line, as Metaflow's does (a lazy import)."""
+
+TOP_LEVEL_IMPORTS = (  # folders whose own-package imports all sit at module top
+    "branchline/graph",
+    "branchline/datastore",
+    "branchline/runtime",
+    "branchline/authoring",
+    "branchline/aws/compile",
+    "branchline/aws/deploy",
+    "branchline/aws/ops",
+    "branchline/aws/session.py",
+    "branchline/client.py",
+    "branchline/cli/main.py",
+    "branchline/cli/cmd_run.py",
+    "branchline/cli/cmd_task.py",
+)
+
+HEAVY = ("boto3", "botocore", "mlflow", "great_expectations", "docker", "pandas")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in (SOURCE / "branchline").rglob("*.py"):
+        parts = list(path.relative_to(SOURCE).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def room(module: str) -> str:
+    """The room (layer member) a module belongs to: the longest listed prefix."""
+    rooms = [r for layer in LAYERS for r in layer if module == r or module.startswith(r + ".")]
+    if not rooms:
+        raise AssertionError(f"{module} is in no layer: add its folder to LAYERS (and to docs/architecture.md)")
+    return max(rooms, key=len)
+
+
+def level(module: str) -> int:
+    target = room(module)
+    return next(i for i, layer in enumerate(LAYERS) if target in layer)
+
+
+def imports(path: Path) -> Iterator[tuple[str, bool]]:
+    """(imported branchline module, inside a function?) for every import statement of `path`."""
+
+    def visit(node: ast.AST, in_function: bool) -> Iterator[tuple[str, bool]]:
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if isinstance(child, ast.Import):
+                yield from ((a.name, nested) for a in child.names if a.name.startswith("branchline"))
+            elif isinstance(child, ast.ImportFrom) and (child.module or "").startswith("branchline"):
+                for alias in child.names:  # `from pkg import module` imports pkg.module
+                    full = f"{child.module}.{alias.name}"
+                    if full in MODULES:
+                        yield full, nested
+                    elif child.module == "branchline" and alias.name == "__version__":
+                        continue  # the version string, not the authoring API the root package re-exports
+                    else:
+                        yield child.module or "", nested
+            yield from visit(child, nested)
+
+    yield from visit(ast.parse(path.read_text()), False)
+
+
+def violations(graph: Mapping[str, set[str]]) -> list[str]:
+    """Imports of a higher layer, or of another room of the same layer."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            same_room = room(module) == room(target)
+            if same_room or (module, target) in UPWARD_ON_PURPOSE:
+                continue
+            if level(target) <= level(module):
+                found.append(f"{module} imports {target} ({room(target)} is not below {room(module)})")
+    return found
+
+
+def test_no_room_imports_a_higher_one() -> None:
+    graph = {m: {target for target, _ in imports(p)} for m, p in MODULES.items()}
+    assert violations(graph) == []
+
+
+def test_the_check_catches_an_upward_import() -> None:
+    assert violations({"branchline.graph.parse": {"branchline.runtime.loader"}}) == [
+        "branchline.graph.parse imports branchline.runtime.loader "
+        "(branchline.runtime is not below branchline.graph)"
+    ]
+    assert violations({"branchline.datastore.storage": {"branchline.aws.session"}})  # siblings stay apart
+
+
+def test_the_one_upward_import_is_lazy() -> None:
+    (module, target), = UPWARD_ON_PURPOSE
+    assert (target, True) in set(imports(MODULES[module]))
+    assert (target, False) not in set(imports(MODULES[module]))
+
+
+def test_own_package_imports_are_at_module_top() -> None:
+    inside = [
+        f"{module} imports {target} inside a function"
+        for module, path in MODULES.items()
+        if str(path.relative_to(SOURCE)).startswith(TOP_LEVEL_IMPORTS)
+        for target, nested in imports(path)
+        if nested and (module, target) not in UPWARD_ON_PURPOSE
+    ]
+    assert inside == []
+
+
+PROBE = """
+import atexit, json, sys
+def report():
+    with open({out!r}, "w") as handle:
+        json.dump(sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r}), handle)
+atexit.register(report)
+sys.argv = {argv!r}
+from branchline.cli.main import main
+main()
+"""
+
+
+def _heavy_imports(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list]:
+    out = cwd / "heavy.json"
+    probe = PROBE.format(out=str(out), heavy=HEAVY, argv=argv)
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return proc, json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("tracking", ["1", "0"])
+def test_branchline_run_and_help_import_no_heavy_library(tmp_path: Path, tracking: str) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.branchline]\nproject = "light"\n')
+    (tmp_path / "flow.py").write_text(textwrap.dedent("""
+        from branchline import FlowSpec, step
+
+        class Light(FlowSpec):
+            @step
+            def start(self):
+                self.x = 1
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print("x is", self.x)
+    """))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BRANCHLINE_"))}
+    env["BRANCHLINE_TRACKING"] = tracking  # on: the recorder (its own process) imports mlflow, the run does not
+    proc, heavy = _heavy_imports(["branchline", "run", "flow.py", "--wait-tracking"], tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert "done Light/" in proc.stdout and "x is 1" in proc.stdout
+    assert heavy == []
+    proc, heavy = _heavy_imports(["branchline", "--help"], tmp_path, env)
+    assert proc.returncode == 0 and "deploy" in proc.stdout
+    assert heavy == []
