@@ -10,9 +10,9 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import pytest
 import branchline
 
 SOURCE = Path(branchline.__file__).parent.parent
+FLOWS = Path(__file__).parents[1] / "flows"
 
 LAYERS: list[tuple[str, ...]] = [  # highest first; rooms of one layer do not import each other
     ("branchline.cli",),
@@ -168,24 +169,12 @@ def _heavy_imports(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[sub
 @pytest.mark.parametrize("tracking", ["1", "0"])
 def test_branchline_run_and_help_import_no_heavy_library(tmp_path: Path, tracking: str) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.branchline]\nproject = "light"\n')
-    (tmp_path / "flow.py").write_text(textwrap.dedent("""
-        from branchline import FlowSpec, step
-
-        class Light(FlowSpec):
-            @step
-            def start(self):
-                self.x = 1
-                self.next(self.end)
-
-            @step
-            def end(self):
-                print("x is", self.x)
-    """))
+    shutil.copy(FLOWS / "linear_flow.py", tmp_path / "flow.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BRANCHLINE_"))}
     env["BRANCHLINE_TRACKING"] = tracking  # on: the recorder (its own process) imports mlflow, the run does not
     proc, heavy = _heavy_imports(["branchline", "run", "flow.py", "--wait-tracking"], tmp_path, env)
     assert proc.returncode == 0, proc.stderr
-    assert "done Light/" in proc.stdout and "x is 1" in proc.stdout
+    assert "done LinearFlow/" in proc.stdout
     assert heavy == []
     proc, heavy = _heavy_imports(["branchline", "--help"], tmp_path, env)
     assert proc.returncode == 0 and "deploy" in proc.stdout
