@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchline.authoring.parameters import Parameter
 from branchline.datastore.artifacts import ArtifactRef
@@ -21,8 +20,7 @@ _IMMUTABLE = (int, float, complex, bool, str, bytes, tuple, frozenset, type(None
 _RESERVED = {"next", "input", "index", "merge_artifacts", "foreach_stack", "name"}
 
 
-@dataclass(frozen=True)
-class ForeachFrame:
+class ForeachFrame(NamedTuple):
     """One enclosing foreach of a task: its position, the foreach's width, and where its item comes from."""
 
     index: int

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import IntEnum
+from typing import NamedTuple
 
 from branchline.graph.problems import FlowGraphError, GraphProblem
 from branchline.graph.source import FlowSource
@@ -30,8 +31,7 @@ class Stage(IntEnum):
     closes every split before `end`: a branch that reached `end` unjoined would leave its join short)"""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     name: str
     stage: Stage
     check: Callable[[FlowSource], Problems]

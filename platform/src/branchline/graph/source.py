@@ -7,9 +7,9 @@ line and step before any task starts. Whether the facts make a valid graph is `r
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from branchline.graph.problems import FlowGraphError, GraphProblem
 from branchline.graph.splits import Splits, analyse_splits
@@ -19,8 +19,7 @@ STEP_DECORATORS = frozenset({"resources", "retry", "timeout", "catch", "environm
 Transition = Literal["end", "linear", "split", "foreach"]
 
 
-@dataclass(frozen=True)
-class NextCall:
+class NextCall(NamedTuple):
     """One `self.next(...)` call as written: its steps, its foreach variable, and what it got wrong."""
 
     lineno: int
@@ -32,15 +31,14 @@ class NextCall:
     """keywords other than a literal `foreach="..."` (None for `**kwargs`)"""
 
 
-@dataclass(frozen=True)
-class StepSource:
+class StepSource(NamedTuple):
     """One `@step` method as written."""
 
     name: str
     lineno: int
     takes_inputs: bool
     next_calls: tuple[NextCall, ...]
-    decorators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decorators: dict[str, dict[str, Any]] = {}  # facts as read: never mutated, so one shared default is safe
     doc: str = ""
 
     @property

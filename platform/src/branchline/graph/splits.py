@@ -9,15 +9,14 @@ on the stack. The rules read the result to name what is wrong; `build_graph` rec
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from branchline.graph.model import topological_order
 
 Stack = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Splits:
+class Splits(NamedTuple):
     open_splits: dict[str, Stack]
     """step → the splits and foreaches open around it, outermost first"""
     arrivals: dict[str, tuple[Stack, ...]]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import tarfile
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from branchline.aws.session import client
 from branchline.errors import ConfigError
 
+if TYPE_CHECKING:
+    import tarfile
+
 
 def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
     """Extract regular files and folders only, never outside `dest` (older Pythons lack filter="data")."""
+    import tarfile
+
     if hasattr(tarfile, "data_filter"):
         tar.extractall(dest, filter="data")
         return
@@ -30,6 +35,8 @@ def unpack_code_package(url: str, dest_root: Path) -> Path:
     if (dest / ".branchline-unpacked").exists():
         return dest
     dest.mkdir(parents=True, exist_ok=True)
+    import tarfile  # only containers unpack: local runs, which import this module too, skip its cost
+
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "code.tar.gz"
         if url.startswith("s3://"):

@@ -18,9 +18,8 @@ import tempfile
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchline.authoring.current import current
 from branchline.authoring.exceptions import CaughtException
@@ -43,8 +42,7 @@ from branchline.tracking import task_run
 CONTAINER_FALLBACK = TaskError("TaskKilled", "the task's job failed or was killed (e.g. by @timeout)")
 
 
-@dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(NamedTuple):
     """Which task to run, which attempt, and what its record should say about where it ran."""
 
     flow: str

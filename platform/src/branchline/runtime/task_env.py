@@ -4,14 +4,12 @@ state machine's container overrides) or from `branchline task` options, checked 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from branchline.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class TaskEnv:
+class TaskEnv(NamedTuple):
     """The task a container runs, from its BRANCHLINE_* variables (and `branchline task` options)."""
 
     flow_file: str
