@@ -30,8 +30,9 @@ LAYERS: list[tuple[str, ...]] = [  # highest first; rooms of one layer do not im
     ("branchline.aws.deploy", "branchline.aws.infra", "branchline.gate", "branchline.client"),
     ("branchline.runtime", "branchline.checks", "branchline.images", "branchline"),
     ("branchline.authoring", "branchline.tracking", "branchline.aws.compile"),
-    ("branchline.graph", "branchline.namespaces", "branchline.datastore", "branchline.aws.session"),
+    ("branchline.graph", "branchline.datastore", "branchline.aws.session"),
     ("branchline.config",),
+    ("branchline.namespaces",),
     ("branchline.errors",),
 ]
 
@@ -52,6 +53,9 @@ TOP_LEVEL_IMPORTS = (  # folders whose own-package imports all sit at module top
     "branchline/cli/cmd_run.py",
     "branchline/cli/cmd_task.py",
 )
+
+NOT_YET = ("branchline/aws/deploy/settings.py",)
+"""In those folders but being changed elsewhere now (issue 8): its imports move with the next wave."""
 
 HEAVY = ("boto3", "botocore", "mlflow", "great_expectations", "docker", "pandas")
 
@@ -140,7 +144,7 @@ def test_own_package_imports_are_at_module_top() -> None:
     inside = [
         f"{module} imports {target} inside a function"
         for module, path in MODULES.items()
-        if str(path.relative_to(SOURCE)).startswith(TOP_LEVEL_IMPORTS)
+        if str(path.relative_to(SOURCE)).startswith(TOP_LEVEL_IMPORTS) and str(path.relative_to(SOURCE)) not in NOT_YET
         for target, nested in imports(path)
         if nested and (module, target) not in UPWARD_ON_PURPOSE
     ]
