@@ -1,28 +1,40 @@
-# Two commands: `make demo` and `make test`. Both do all the set-up they need.
+# Two commands: `make demo` and `make test`. Both do all the set-up they need (see docs/testbed.md).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The venv is re-installed when the content of what it installs changes, not when a checkout touches a file:
+# the stamp's name carries a hash of those files' content.
+REQUIREMENTS := requirements-dev.txt platform/pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="tests/test_testbed.py -x"
+PYTEST_ARGS ?=
+XDIST := -n 2
 
-.PHONY: demo test test-fast lint venv clean
+.PHONY: demo test test-fast lint venv testbed clean
 
-$(STAMP): requirements-dev.txt platform/pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+$(STAMP):
+	@bash scripts/testbed/venv.sh "$(PYTHON)" "$(VENV)" "$@"
 
 venv: $(STAMP)
+	@:
+
+# Debian packages (docker.io, docker-registry, debootstrap; node and npm if absent) and the base image's rootfs.
+# Needs root; without it, one line says what cannot run and the tests that can run still do.
+testbed:
+	@bash scripts/testbed/setup.sh
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+# The venv and the test bed are independent: set them up side by side (pip on one core, apt and debootstrap
+# on the other). The servers (dockerd, registry, moto, mlflow) start lazily inside the pytest session.
+test:
+	@$(MAKE) --no-print-directory -j2 venv testbed
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not docker and not slow"
+	$(BIN)/python -m pytest -m "not docker and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check platform tests hooks benchmarks scripts

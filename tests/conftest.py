@@ -12,25 +12,17 @@ without them, but fail when ``CI`` is true: in CI they must never be skipped. ``
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from tests.testbed.bed import Testbed
-from tests.testbed.procs import TestbedUnavailable
+from tests.testbed.policy import require as _require  # the name the fixtures below (and others) use
 from tests.testbed.runs import Run, reap_stale_runs
 
-T = TypeVar("T")
 _RUN_KEY = pytest.StashKey[Run]()
 _WORKER_INPUT = "branchline_testbed_run"
 _SKIPPED: list[str] = []  # controller: "nodeid: reason" of skipped tests marked docker
-
-
-def in_ci() -> bool:
-    """Whether we run in CI (``CI=true``, as GitHub Actions and our .ci/run set it)."""
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -78,16 +70,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(
             "test bed start-up (s): " + ", ".join(f"{name}={secs:.1f}" for name, secs in timings.items())
         )
-
-
-def _require(part: Callable[[], T]) -> T:
-    """Start a test bed part; skip with the reason if this machine cannot run it, fail instead in CI."""
-    try:
-        return part()
-    except TestbedUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"test bed unavailable in CI (must not be skipped): {exc}", pytrace=False)
-        pytest.skip(f"test bed unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -12,18 +12,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.testbed.policy import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NPM_CACHE = REPO_ROOT / ".cache" / "npm"
 
 
 def npm_package(spec: str, entry: str) -> Path:
-    """`entry` (a path under node_modules) of package `spec` (`name@version`); skip only when npm/node are absent."""
+    """`entry` (a path under node_modules) of package `spec` (`name@version`); skip only when npm/node are absent
+    (fail in CI, where `make test` installs them)."""
     module = NPM_CACHE / "node_modules" / entry
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
-        pytest.skip(f"npm/node not installed: {spec} (npm package) cannot run")
+        unavailable(f"npm/node not installed, so {spec} (npm package) cannot run: run `sudo make testbed`")
     NPM_CACHE.mkdir(parents=True, exist_ok=True)
     with (NPM_CACHE / ".install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _require
 from tests.testbed import aws
 from tests.testbed.containers import DOCKER_CLI, registry_config, wheelhouse_key
+from tests.testbed.policy import require
 from tests.testbed.procs import TestbedUnavailable, alive, free_port, http_ok, spawn, stop, wait_until
 from tests.testbed.runs import Run
 from tests.testbed.servers import TEST_CREDENTIALS, configure_moto
@@ -99,10 +99,10 @@ def test_unavailable_part_skips_outside_ci_and_fails_in_ci(monkeypatch: pytest.M
 
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="needs root"):
-        _require(missing)
+        require(missing)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="must not be skipped"):
-        _require(missing)
+        require(missing)
 
 
 def test_registry_config_is_loopback_without_auth(tmp_path: Path) -> None:

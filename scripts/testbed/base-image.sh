@@ -7,7 +7,8 @@
 # The Debian mirror is read from this machine's apt configuration at run time (never written in the repo).
 #
 # Usage: DOCKER_HOST=unix:///path/docker.sock base-image.sh      (prints the image tag on success)
-# Env:   BRANCHLINE_TESTBED_CACHE  cache directory (default /var/tmp/branchline-testbed/cache)
+#        base-image.sh      (no DOCKER_HOST: only the cached rootfs tarball, as `make test` does; prints its path)
+# Env:   BRANCHLINE_TESTBED_CACHE  cache directory (default $BRANCHLINE_TESTBED_DIR/cache, /var/tmp/branchline-testbed/cache)
 #        BRANCHLINE_BASE_TAG       image tag (default branchline-base:bookworm)
 set -euo pipefail
 
@@ -15,10 +16,10 @@ SUITE=bookworm
 VARIANT=minbase
 INCLUDE=python3,python3-venv,python3-pip,ca-certificates
 TAG=${BRANCHLINE_BASE_TAG:-branchline-base:bookworm}
-CACHE=${BRANCHLINE_TESTBED_CACHE:-/var/tmp/branchline-testbed/cache}
+CACHE=${BRANCHLINE_TESTBED_CACHE:-${BRANCHLINE_TESTBED_DIR:-/var/tmp/branchline-testbed}/cache}
 DOCKER=${DOCKER:-/usr/bin/docker}
 
-fail() { echo "testbed/base-image.sh: $*" >&2; exit 1; }
+fail() { echo "testbed: base image: $*" >&2; exit 1; }
 
 # Remove a (possibly half-built) rootfs: unmount what debootstrap may have left mounted in it (proc, sys...)
 # first, and never let rm cross into another filesystem.
@@ -57,10 +58,11 @@ if [[ ! -s "$tarball" ]]; then
     exec 9>"$CACHE/base-$SUITE.lock"
     flock 9  # another run may be building the same tarball: wait for it
     if [[ ! -s "$tarball" ]]; then
-        command -v debootstrap >/dev/null || fail "debootstrap is not installed: run scripts/testbed/install.sh"
+        command -v debootstrap >/dev/null || fail "debootstrap is not installed: run \`sudo make testbed\`"
         [[ $(id -u) -eq 0 ]] || fail "debootstrap needs root to build the base image"
         mirror=$(debian_mirror | head -n1)
         [[ -n "$mirror" ]] || fail "no Debian mirror for '$SUITE' in /etc/apt/sources.list{,.d/}: cannot build the base image"
+        echo "testbed: building the base image with debootstrap (once per machine, about a minute)" >&2
         root=$(mktemp -d "$CACHE/rootfs.XXXXXX")
         trap 'remove_rootfs "$root"; rm -f "$tarball.tmp"' EXIT
         start=$SECONDS
@@ -72,7 +74,7 @@ if [[ ! -s "$tarball" ]]; then
         rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
         tar --numeric-owner -C "$root" -cf "$tarball.tmp" .
         mv "$tarball.tmp" "$tarball"
-        echo "testbed/base-image.sh: built $tarball in $((SECONDS - start)) s" >&2
+        echo "testbed: base image built in $((SECONDS - start)) s ($tarball)" >&2
     fi
     exec 9>&-
 fi

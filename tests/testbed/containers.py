@@ -1,7 +1,7 @@
 """The container side of the test bed: Docker engine, local registry, base image, wheelhouse.
 
-All of it is Debian's own packages (``scripts/testbed/install.sh`` installs them), run as root, no network:
-``dockerd`` with no bridge and no iptables (containers use ``--network host``), the distribution registry
+All of it is Debian's own packages (``make test`` installs them: ``scripts/testbed/install.sh``), run as root,
+no network: ``dockerd`` with no bridge and no iptables (containers use ``--network host``), the distribution registry
 ``docker-registry`` on 127.0.0.1 without auth, a base image made by debootstrap (no image can be pulled), and
 Python wheels downloaded on the host for the image builds to install offline.
 """
@@ -21,7 +21,7 @@ from tests.testbed.procs import TestbedUnavailable, free_port, http_ok, spawn, s
 from tests.testbed.runs import ServiceInfo, cache_dir, file_lock
 
 REPO = Path(__file__).resolve().parents[2]
-INSTALL_HINT = "run `scripts/testbed/install.sh` as root (installs docker.io docker-registry debootstrap)"
+INSTALL_HINT = "run `sudo make testbed` (installs docker.io docker-registry debootstrap), or `sudo make test`"
 DOCKER_CLI = "/usr/bin/docker"  # Debian's client, same API version as its engine
 BASE_TAG = "branchline-base:bookworm"
 BASE_PYTHON = "3.11"  # Debian bookworm's python3: wheels must be for it
@@ -30,7 +30,7 @@ BASE_PYTHON = "3.11"  # Debian bookworm's python3: wheels must be for it
 def require_tools(*names: str) -> None:
     """Raise ``TestbedUnavailable`` naming what is missing (root, or a Debian package's binary)."""
     if os.geteuid() != 0:
-        raise TestbedUnavailable("the Docker engine of the test bed needs root (dockerd, debootstrap)")
+        raise TestbedUnavailable("the Docker engine of the test bed needs root: run `sudo make test`")
     missing = [name for name in names if shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
     if missing:
         raise TestbedUnavailable(f"{', '.join(missing)} not installed: {INSTALL_HINT}")

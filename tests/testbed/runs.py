@@ -33,8 +33,10 @@ ServiceInfo = dict[str, Any]
 
 
 def state_root() -> Path:
-    """Where the test bed keeps its cache and run directories."""
-    return Path(os.environ.get("BRANCHLINE_TESTBED_DIR", "/var/tmp/branchline-testbed"))
+    """Where the test bed keeps its cache and run directories (root's, or one per other user: root's is not theirs)."""
+    uid = os.geteuid()
+    default = "/var/tmp/branchline-testbed" if uid == 0 else f"/var/tmp/branchline-testbed-{uid}"
+    return Path(os.environ.get("BRANCHLINE_TESTBED_DIR", default))
 
 
 def cache_dir() -> Path:

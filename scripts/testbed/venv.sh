@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Create or update the virtualenv that `make demo` and `make test` use, then write its stamp.
+#
+# Usage: venv.sh PYTHON VENV STAMP
+# The Makefile names STAMP after a hash of what the venv installs (requirements-dev.txt, platform/pyproject.toml),
+# so this runs when their content changes, never because of a checkout's new mtimes. An existing venv is
+# updated in place (pip installs only what changed); a missing or broken one is created. pip's output goes to
+# VENV/install.log and is shown only on failure: on success this prints one line before and one after.
+set -euo pipefail
+
+python=$1 venv=$2 stamp=$3
+log="$venv/install.log"
+
+fail() { echo "venv: $*" >&2; exit 1; }
+
+command -v "$python" >/dev/null || fail "$python not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "$python is Python $("$python" -c 'import platform; print(platform.python_version())'), 3.11 or newer is needed: run make PYTHON=/path/to/python3.11"
+
+start=$SECONDS
+if "$venv/bin/python" -c '' 2>/dev/null; then
+    echo "venv: updating $venv (its requirements changed)"
+else
+    echo "venv: installing the test and demo dependencies into $venv (takes a few minutes the first time; log: $log)"
+    rm -rf "$venv"
+    "$python" -m venv "$venv" || fail "$python -m venv $venv failed (Debian: apt-get install python3-venv)"
+fi
+
+rm -f "$venv"/.installed*  # stale stamps: a failed install must not leave an older one looking valid
+if ! { "$venv/bin/python" -m pip install --upgrade pip && "$venv/bin/python" -m pip install -r requirements-dev.txt; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    fail "pip install failed (last lines above; full log: $log)"
+fi
+touch "$stamp"
+echo "venv: ready in $((SECONDS - start)) s"
