@@ -9,6 +9,8 @@ REQUIREMENTS := requirements-dev.txt platform/pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="tests/test_testbed.py -x"
 PYTEST_ARGS ?=
+# Two workers (the machines have 2 cores). Tests are handed out one at a time, heaviest files first
+# (tests/conftest.py, tests/testbed/ordering.py), so that no worker ends up running the long ones back to back.
 XDIST := -n 2
 
 .PHONY: demo test test-fast lint venv testbed clean

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.testbed import ordering
 from tests.testbed.bed import Testbed
 from tests.testbed.policy import require as _require  # the name the fixtures below (and others) use
 from tests.testbed.runs import Run, reap_stale_runs
@@ -37,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     reap_stale_runs()
     config.stash[_RUN_KEY] = Run.new()
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1  # xdist hands tests out one at a time: see pytest_collection_modifyitems
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -44,6 +47,17 @@ def pytest_configure_node(node: object) -> None:
     """xdist (controller side): tell each worker which run directory to share."""
     run = node.config.stash[_RUN_KEY]  # type: ignore[attr-defined]
     node.workerinput[_WORKER_INPUT] = (str(run.directory), run.owner)  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heaviest files first, so that xdist's two workers both start on the long tests (tests/testbed/ordering.py)."""
+    items[:] = ordering.heaviest_files_first(
+        items,
+        file_of=lambda item: item.nodeid.split("::", 1)[0],
+        weight_of=lambda item: ordering.weight(
+            (mark.name for mark in item.iter_markers()), getattr(item, "fixturenames", ())
+        ),
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -1,4 +1,4 @@
-"""What `make test` does around the tests: the virtualenv's stamp, the test bed's set-up.
+"""What `make test` does around the tests: the virtualenv's stamp, the test bed's set-up, the order of the tests.
 
 The set-up scripts run for real here (the `nobody` user plays a contributor without root); the Makefile's stamp
 logic is checked with `make -n` in a copy of the files it hashes, so no virtualenv is installed by these tests.
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.testbed import ordering
 
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
@@ -165,3 +167,21 @@ def test_venv_is_updated_when_what_it_installs_changes(make_copy: Path, changed:
     with (make_copy / changed).open("a") as f:
         f.write("\n# a change\n")
     assert "scripts/testbed/venv.sh" in make_dry_run(make_copy, "venv")
+
+
+# --- the order the tests are handed to the workers (tests/testbed/ordering.py) -----------------------------------
+
+
+def test_weight_ranks_slow_then_docker_then_servers_then_the_rest() -> None:
+    assert ordering.weight(["slow", "mlflow"], []) == 3
+    assert ordering.weight(["docker"], []) == 2
+    assert ordering.weight([], ["tmp_path", "base_image"]) == 2
+    assert ordering.weight(["moto"], []) == ordering.weight([], ["mlflow_server"]) == 1
+    assert ordering.weight(["parametrize"], ["tmp_path", "monkeypatch"]) == 0
+
+
+def test_heaviest_files_come_first_and_stay_whole() -> None:
+    items = [("a.py", 0), ("b.py", 1), ("a.py", 0), ("c.py", 3), ("b.py", 0), ("d.py", 1), ("c.py", 0)]
+    ordered = ordering.heaviest_files_first(items, file_of=lambda i: i[0], weight_of=lambda i: i[1])
+    assert ordered == [("c.py", 3), ("c.py", 0), ("b.py", 1), ("b.py", 0), ("d.py", 1), ("a.py", 0), ("a.py", 0)]
+    assert sorted(ordered) == sorted(items)  # a permutation: nothing lost, nothing twice

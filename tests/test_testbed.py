@@ -16,9 +16,20 @@ from pathlib import Path
 import pytest
 
 from tests.testbed import aws
+from tests.testbed.bed import Testbed
 from tests.testbed.containers import DOCKER_CLI, registry_config, wheelhouse_key
 from tests.testbed.policy import require
-from tests.testbed.procs import TestbedUnavailable, alive, free_port, http_ok, spawn, stop, wait_until
+from tests.testbed.procs import (
+    TestbedUnavailable,
+    alive,
+    cmdline,
+    free_port,
+    group_members,
+    http_ok,
+    spawn,
+    stop,
+    wait_until,
+)
 from tests.testbed.runs import Run
 from tests.testbed.servers import TEST_CREDENTIALS, configure_moto
 
@@ -316,6 +327,16 @@ def test_mlflow_server_is_healthy_and_serves_artifacts(mlflow_server: str, tmp_p
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server, not a local path
     downloaded = client.download_artifacts(run.info.run_id, "note.txt", str(tmp_path / "down"))
     assert Path(downloaded).read_text() == "artifact via the server\n"
+
+
+@pytest.mark.mlflow
+def test_mlflow_server_runs_without_a_job_runner(mlflow_server: str, testbed: Testbed) -> None:
+    """MLflow's default job runner (seven huey consumers importing MLflow) slows the start and outlives a SIGTERM."""
+    record = json.loads((testbed.run.directory / "mlflow.json").read_text())
+    leader = int(record["pids"][0][0])
+    processes = [cmdline(pid) for pid in group_members(leader)]
+    assert any("uvicorn" in line for line in processes), processes
+    assert not [line for line in processes if "huey" in line or "_job_runner" in line]
 
 
 @pytest.mark.docker

@@ -71,6 +71,11 @@ def configure_moto(url: str, *, batch_docker: bool) -> None:
         raise RuntimeError(f"moto did not accept its config: {applied}")
 
 
+# `mlflow server` also starts, by default, a job runner with seven huey consumer processes (GenAI jobs the tests
+# never use): each imports MLflow, which slowed the server's start-up, and they outlive a SIGTERM to the server.
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def start_mlflow(data_dir: Path) -> ServiceInfo:
     """Start ``mlflow server`` (sqlite backend, artifacts served from a local directory, one worker)."""
     port = free_port()
@@ -84,7 +89,7 @@ def start_mlflow(data_dir: Path) -> ServiceInfo:
         # MLflow 3's host-header check: allow exactly the names we (and host-network containers) use.
         "--allowed-hosts", f"127.0.0.1:{port},localhost:{port},127.0.0.1,localhost",
     ]  # fmt: skip
-    pid = spawn(argv, log, env=_clean_env())
+    pid = spawn(argv, log, env=_clean_env(**MLFLOW_SERVER_ENV))
     url = f"http://127.0.0.1:{port}"
     with stop_on_error(pid, expect="mlflow"):
         waited = wait_until(lambda: http_ok(f"{url}/health"), timeout=120, what="mlflow server", pid=pid, log=log)
