@@ -98,10 +98,13 @@ def test_shutdown_stops_started_processes_and_removes_the_run(tmp_path: Path) ->
     run = Run(tmp_path / "run", owner=0)
     info = run.service("sleeper", lambda d: {"pids": [[spawn(["sleep", "300"], d / "log"), "sleep"]]})
     pid = info["pids"][0][0]
+    (run.directory / "sleeper" / "data").mkdir()
     assert alive(pid)
     run.shutdown()
     assert not alive(pid)
     assert not run.directory.exists()
+    # The rest is deleted in the background (a run's engine data is ~100,000 files): it does go, soon.
+    wait_until(lambda: not list(tmp_path.glob(".trash-*")), timeout=60, what="the discarded run's deletion")
 
 
 def test_unavailable_part_skips_outside_ci_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
