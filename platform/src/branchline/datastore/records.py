@@ -36,8 +36,12 @@ def now_iso() -> str:
 
 
 def new_run_id() -> str:
-    """Sortable, unique, and a valid Step Functions execution name."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(3).hex()  # as secrets.token_hex
+    """Sortable, unique, and a valid Step Functions execution name.
+
+    Milliseconds in the time part: two runs started in the same second still sort by start (the random part
+    only breaks ties), so `latest_run` never picks the older of two quick runs.
+    """
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + os.urandom(3).hex()  # as secrets.token_hex
 
 
 def task_id_for(path: tuple[int, ...]) -> str:
