@@ -23,7 +23,16 @@ from branchline.config import load_config
 from branchline.gate import dry_run_verdict, run_gate
 from branchline.tracking.bootstrap import bootstrap
 from branchline.tracking.connect import TrackingDenied, TrackingError
-from tests.gate.mlstate import FLOW, Project, champion, client, make_project, record_flow_run, restore_mlflow_env
+from tests.gate.mlstate import (
+    FLOW,
+    FlowRun,
+    Project,
+    champion,
+    client,
+    make_project,
+    record_flow_run,
+    restore_mlflow_env,
+)
 
 pytestmark = pytest.mark.mlflow
 __all__ = ["restore_mlflow_env"]  # autouse: mlflow.set_* calls must not leak between tests
@@ -61,6 +70,16 @@ def claimed(tmp_path: Path, server: dict[str, Any], login: Callable[[str], dict[
     yield project
 
 
+@pytest.fixture
+def promoted(claimed: Project, login: Callable[[str], dict[str, str]]) -> FlowRun:
+    """Production's first flow run, promoted by production's own gate: `champion` is v1."""
+    login("production")
+    run = record_flow_run(claimed)
+    assert run_gate(config=load_config(claimed.root), run_id=run.run_id).promoted
+    assert champion(claimed) == run.version == "1"
+    return run
+
+
 def denied(action: Callable[[], Any]) -> str:
     """Run `action`, which the server must refuse with 403; returns the error text."""
     from mlflow.exceptions import MlflowException
@@ -81,13 +100,9 @@ def test_anonymous_requests_are_refused(server: dict[str, Any]) -> None:
 
 
 def test_a_branch_credential_cannot_touch_productions_model_or_runs(
-    claimed: Project, login: Callable[[str], dict[str, str]]
+    claimed: Project, promoted: FlowRun, login: Callable[[str], dict[str, str]]
 ) -> None:
-    login("production")
-    prod = record_flow_run(claimed)
-    assert run_gate(config=load_config(claimed.root), run_id=prod.run_id).promoted
-    assert champion(claimed) == prod.version == "1"
-
+    prod = promoted
     login("branch")
     c = client(claimed.uri)
     run_id = prod.tasks["evaluate"]
@@ -104,11 +119,8 @@ def test_a_branch_credential_cannot_touch_productions_model_or_runs(
 
 
 def test_promote_with_a_branch_credential_is_refused_by_the_server_in_one_line(
-    claimed: Project, server: dict[str, Any], login: Callable[[str], dict[str, str]]
+    claimed: Project, promoted: FlowRun, server: dict[str, Any], login: Callable[[str], dict[str, str]]
 ) -> None:
-    login("production")
-    first = record_flow_run(claimed)
-    assert run_gate(config=load_config(claimed.root), run_id=first.run_id).promoted
     better = record_flow_run(claimed, metrics={"accuracy": 0.99, "f1_macro": 0.99})
     branch_env = login("branch")
     done = subprocess.run(
@@ -123,11 +135,8 @@ def test_promote_with_a_branch_credential_is_refused_by_the_server_in_one_line(
 
 
 def test_a_branch_writes_its_own_runs_and_its_dry_run_reads_productions_champion(
-    claimed: Project, login: Callable[[str], dict[str, str]]
+    claimed: Project, promoted: FlowRun, login: Callable[[str], dict[str, str]]
 ) -> None:
-    login("production")
-    first = record_flow_run(claimed)
-    assert run_gate(config=load_config(claimed.root), run_id=first.run_id).promoted
     login("branch")
     branch = record_flow_run(claimed, namespace=BRANCH_NS, metrics={"accuracy": 0.8, "f1_macro": 0.94})
     assert branch.version == "1"  # in the dev model, which the branch user may EDIT
