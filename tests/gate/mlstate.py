@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,10 +30,16 @@ FLOW = "TrainFlow"
 @pytest.fixture(autouse=True)
 def restore_mlflow_env() -> Iterator[None]:
     """mlflow.set_tracking_uri/set_registry_uri/set_experiment export MLFLOW_* variables, which every later
-    subprocess would inherit (a flow run then talks to the wrong store): put the environment back after each test.
+    subprocess would inherit (a flow run then talks to the wrong store), and keep them in module globals that every
+    later client in this process defaults to: put both back after each test.
     (monkeypatch.delenv of an absent variable records nothing to undo, hence this fixture.)"""
     before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
     yield
+    if "mlflow" in sys.modules:  # and MLflow's own globals: a later client would default to this test's registry
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     for key in [k for k in os.environ if k.startswith("MLFLOW_") and k not in before]:
         del os.environ[key]
     os.environ.update(before)
