@@ -13,8 +13,8 @@ import pytest
 
 from branchline.aws.deploy.desired import desired_flow
 from branchline.aws.deploy.settings import AwsSettings
-from branchline.graph.parse import graph_from_file
 from branchline.namespaces import Names
+from branchline.runtime.loader import graph_from_file
 from branchline.tracking.connect import TrackingError
 from branchline.tracking.credentials import export_tracking_credentials, parse_secret
 from tests.flows import flow_path

@@ -25,7 +25,7 @@ from branchline.checks.result import TAG_PREFIX
 from branchline.errors import BranchlineError
 from branchline.gate.decision import CheckOutcome
 from branchline.namespaces import NamespaceError, is_production, validate_namespace
-from branchline.tracking.connect import call
+from branchline.tracking.connect import call, maybe
 from branchline.tracking.tags import (
     NAMESPACE_TAG,
     PARENT_TAG,
@@ -256,25 +256,6 @@ def _outcome(value: tuple[bool, int] | None) -> str:
 
 
 # ----- MLflow reads
-def not_found(exc: BaseException) -> bool:
-    return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
-
-
-def maybe(uri: str, what: str, fn: Any, *args: Any) -> Any:
-    """`call`, but None when MLflow says the thing does not exist."""
-    from mlflow.exceptions import MlflowException
-
-    def attempt() -> Any:
-        try:
-            return fn(*args)
-        except MlflowException as exc:
-            if not_found(exc):
-                return None
-            raise
-
-    return call(uri, what, attempt)
-
-
 def get_run(client: MlflowClient, uri: str, run_id: str) -> Run | None:
     return maybe(uri, f"read run {run_id}", client.get_run, run_id)
 

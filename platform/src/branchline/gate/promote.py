@@ -156,7 +156,7 @@ def run_gate(
     if not dry_run:
         refuse_outside_production(ns, f"promote {policy.model} v{candidate.version}")
     champion, champion_note = _champion(client, uri, config, policy, candidate)
-    store = datastore or FlowDatastore(storage_from_url(config.datastore_url), ns)
+    store = datastore or FlowDatastore(storage_from_url(config.datastore_url, s3_client=_s3), ns)
     records = read_flow_evidence(store, policy.flow, str(candidate.branchline_run_id))
     where = f"{store.storage.url.rstrip('/')}/{store.run_key(policy.flow, str(candidate.branchline_run_id))}"
     crosscheck = crosscheck_criterion(candidate, records, where)
@@ -202,6 +202,12 @@ def run_gate(
 
         print_report(console, report)
     return GateOutcome(verdict, promoted, dry_run, ns, candidate, champion, report)
+
+
+def _s3() -> Any:
+    from branchline.aws.session import client
+
+    return client("s3")
 
 
 def _candidate(

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from branchline.tracking.connect import TrackingDenied, TrackingError, call, is_http
+from branchline.tracking.connect import TrackingDenied, TrackingError, call, is_http, maybe
 from branchline.tracking.credentials import USERNAME_ENV
 from branchline.tracking.tags import experiment_name, registered_model_name
 
@@ -128,8 +128,6 @@ def _ensure(client: MlflowClient, uri: str, resource: Resource) -> tuple[str, bo
         if found is not None:
             return str(found.experiment_id), False
         return str(call(uri, f"create {resource.label}", client.create_experiment, resource.name)), True
-    from branchline.gate.evidence import maybe
-
     if maybe(uri, f"read {resource.label}", client.get_registered_model, resource.name) is not None:
         return resource.name, False
     call(uri, f"create {resource.label}", client.create_registered_model, resource.name)

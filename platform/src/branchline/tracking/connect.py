@@ -161,6 +161,25 @@ def call(uri: str, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise _translate(uri, what, str(exc), code) from None
 
 
+def not_found(exc: BaseException) -> bool:
+    return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+
+
+def maybe(uri: str, what: str, fn: Any, *args: Any) -> Any:
+    """`call`, but None when MLflow says the thing does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    def attempt() -> Any:
+        try:
+            return fn(*args)
+        except MlflowException as exc:
+            if not_found(exc):
+                return None
+            raise
+
+    return call(uri, what, attempt)
+
+
 def _translate(uri: str, what: str, text: str, code: str) -> BranchlineError:
     first = text.splitlines()[0] if text else "no detail"
     user = os.environ.get("MLFLOW_TRACKING_USERNAME")

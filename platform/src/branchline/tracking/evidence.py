@@ -16,9 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from branchline.checks.result import TAG_PREFIX
 from branchline.tracking.connect import call
-from branchline.tracking.tags import NAMESPACE_TAG, PARENT_TAG, RUN_ID_TAG
+from branchline.tracking.tags import CHECKS_TAG_PREFIX, NAMESPACE_TAG, PARENT_TAG, RUN_ID_TAG
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -39,7 +38,7 @@ def run_record(run: Run) -> dict[str, Any]:
     tags = dict(run.data.tags)
     return {
         "metrics": dict(run.data.metrics),
-        "checks": {k: v for k, v in tags.items() if k.startswith(TAG_PREFIX)},
+        "checks": {k: v for k, v in tags.items() if k.startswith(CHECKS_TAG_PREFIX)},
     }
 
 

@@ -20,6 +20,7 @@ PARENT_TAG = "mlflow.parentRunId"
 NAMESPACE_TAG = "branchline.namespace"
 RUN_ID_TAG = "branchline.run_id"
 ROLE_TAG = "branchline.role"
+CHECKS_TAG_PREFIX = "branchline.checks."  # + "<suite>.success" / "<suite>.failed" (branchline.checks records them)
 IDENTITY_TAGS = (NAMESPACE_TAG, RUN_ID_TAG)  # what ties a run to one flow run (the gate checks both)
 DEV_SUFFIX = "dev"
 FINAL_RUN_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED"}
