@@ -149,3 +149,9 @@ def wheelhouse(testbed: Testbed) -> Path:
 def mlflow_server(testbed: Testbed) -> str:
     """Tracking URI of a real ``mlflow server`` (sqlite backend, served local artifacts)."""
     return testbed.mlflow()
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(testbed: Testbed) -> dict[str, object]:
+    """A real ``mlflow server --app-name basic-auth``: ``{"url", "users": {admin, production, branch: password}}``."""
+    return _require(testbed.mlflow_auth)

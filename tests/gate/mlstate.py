@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from typing import Any
 import pytest
 
 from branchline.checks.result import failed_tag, success_tag
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.storage import LocalStorage
+from branchline.tracking.evidence import record_task_evidence
+from branchline.tracking.tags import experiment_name, registered_model_name
 
 FLOW = "TrainFlow"
 
@@ -25,10 +30,16 @@ FLOW = "TrainFlow"
 @pytest.fixture(autouse=True)
 def restore_mlflow_env() -> Iterator[None]:
     """mlflow.set_tracking_uri/set_registry_uri/set_experiment export MLFLOW_* variables, which every later
-    subprocess would inherit (a flow run then talks to the wrong store): put the environment back after each test.
+    subprocess would inherit (a flow run then talks to the wrong store), and keep them in module globals that every
+    later client in this process defaults to: put both back after each test.
     (monkeypatch.delenv of an absent variable records nothing to undo, hence this fixture.)"""
     before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
     yield
+    if "mlflow" in sys.modules:  # and MLflow's own globals: a later client would default to this test's registry
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     for key in [k for k in os.environ if k.startswith("MLFLOW_") and k not in before]:
         del os.environ[key]
     os.environ.update(before)
@@ -60,11 +71,16 @@ def make_project(
     thresholds: str = '{ accuracy = ">= 0.90", f1_macro = ">= 0.85" }',
     tolerance: str = "0.02",
     required: str = '["raw_data", "predictions"]',
+    name: str | None = None,
+    extra: str = "",
 ) -> Project:
-    """A project directory whose pyproject.toml configures the TrainFlow gate; unique names per test."""
-    name = f"gt-{secrets.token_hex(4)}"
+    """A project directory whose pyproject.toml configures the TrainFlow gate; unique names per test.
+
+    `name` rewrites the gate of an existing project (same directory, model and datastore).
+    """
+    name = name or f"gt-{secrets.token_hex(4)}"
     root = tmp_path / name
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     (root / "pyproject.toml").write_text(
         textwrap.dedent(
             f"""\
@@ -77,6 +93,7 @@ def make_project(
             thresholds = {thresholds}
             tolerance = {tolerance}
             required_checks = {required}
+            {extra}
             """
         )
     )
@@ -97,15 +114,21 @@ def record_flow_run(
     checks: dict[str, bool | None] | None = None,
     register: bool = True,
     run_id: str | None = None,
+    evidence: bool = True,
 ) -> FlowRun:
-    """One flow run in MLflow; `checks` maps suite -> passed (None: never ran, no tags)."""
+    """One flow run in MLflow; `checks` maps suite -> passed (None: never ran, no tags).
+
+    Its tasks write their evidence records into the project's datastore as a real task does at its end
+    (`record_task_evidence`), unless `evidence=False`.
+    """
     import mlflow
     from sklearn.dummy import DummyClassifier
 
     c = client(project.uri)
-    experiment_name = f"{project.name}/{FLOW}"
-    found = c.get_experiment_by_name(experiment_name)
-    experiment = found.experiment_id if found else c.create_experiment(experiment_name)
+    name = experiment_name(project.name, FLOW, namespace)
+    found = c.get_experiment_by_name(name)
+    experiment = found.experiment_id if found else c.create_experiment(name)
+    model_name = registered_model_name(project.model, namespace)
     run_id = run_id or f"run-{secrets.token_hex(3)}"
     identity = {"branchline.namespace": namespace, "branchline.run_id": run_id, "branchline.flow": FLOW}
     parent = c.create_run(experiment, tags={**identity, "branchline.role": "flow"}, run_name=run_id).info.run_id
@@ -131,25 +154,42 @@ def record_flow_run(
         model = DummyClassifier(strategy="most_frequent").fit([[0.0], [1.0]], [0, 1])
         with mlflow.start_run(run_id=tasks["evaluate"]):
             info = mlflow.sklearn.log_model(
-                model, name="model", registered_model_name=project.model, pip_requirements=["scikit-learn"]
+                model, name="model", registered_model_name=model_name, pip_requirements=["scikit-learn"]
             )
         version = str(info.registered_model_version)
-        c.set_model_version_tag(project.model, version, "namespace", namespace)
+        c.set_model_version_tag(model_name, version, "namespace", namespace)
     for run in (*tasks.values(), parent):
         if c.get_run(run).info.status == "RUNNING":
             c.set_terminated(run, "FINISHED")
+    if evidence:
+        ds = datastore(project, namespace)
+        for step, task in tasks.items():
+            record_task_evidence(c, project.uri, ds, flow=FLOW, run_id=run_id, step=step, task_id="1",
+                                 task_run_id=task)  # fmt: skip
     return FlowRun(run_id, parent, tasks, version)
 
 
+def datastore(project: Project, namespace: str) -> FlowDatastore:
+    """The project's default datastore (`.branchline/datastore`), where the gate looks for evidence."""
+    return FlowDatastore(LocalStorage(project.root / ".branchline" / "datastore"), namespace)
+
+
 def champion(project: Project) -> str | None:
-    """The version behind `champion` now, or None."""
-    model = client(project.uri).get_registered_model(project.model)
+    """The version behind `champion` now, or None (also when production's model does not exist yet)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client(project.uri).get_registered_model(project.model)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
     aliases = model.aliases or {}
     return str(aliases["champion"]) if "champion" in aliases else None
 
 
-def version_tags(project: Project, version: str) -> dict[str, str]:
-    return dict(client(project.uri).get_model_version(project.model, version).tags)
+def version_tags(project: Project, version: str, model: str | None = None) -> dict[str, str]:
+    return dict(client(project.uri).get_model_version(model or project.model, version).tags)
 
 
 def artifact_text(project: Project, run_id: str, path: str) -> str:

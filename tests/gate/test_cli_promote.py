@@ -38,22 +38,24 @@ def test_promote_exit_codes_and_messages(project: Project, tmp_path: Path) -> No
     done = promote(project, "--run-id", worse.run_id)
     assert done.returncode == 1
     assert "not promoted; champion stays v1" in done.stdout
-    assert "promotion gate of TrainFlow failed: failed: 2 of 6 criteria" in done.stderr
+    assert "promotion gate of TrainFlow failed: failed: 2 of 7 criteria" in done.stderr
     assert "Traceback" not in done.stderr and champion(project) == "1"
 
     branch = record_flow_run(project, namespace="br-z-000000", metrics={"accuracy": 0.97, "f1_macro": 0.95})
     done = promote(project, "--run-id", branch.run_id)
     assert done.returncode == 1 and "refusing to promote" in done.stderr and "--dry-run" in done.stderr
     done = promote(project, "--run-id", branch.run_id, "--dry-run")
-    assert done.returncode == 0 and "dry run: would promote v3 to champion (now v1)" in done.stdout
+    dev_model = f"{project.model}-dev"  # a branch registers under its own name, never production's
+    assert done.returncode == 0 and f"dry run: would promote {dev_model} v1 to champion (now v1)" in done.stdout
     assert champion(project) == "1"
 
     better = record_flow_run(project, metrics={"accuracy": 0.97, "f1_macro": 0.95})
-    assert promote(project, "--version", str(better.version)).returncode == 0 and champion(project) == "4"
+    assert better.version == "3"
+    assert promote(project, "--version", "3").returncode == 0 and champion(project) == "3"
     done = promote(project, "--rollback")
     assert done.returncode == 1 and "refusing to roll back" in done.stderr
     done = promote(project, "--rollback", BRANCHLINE_NAMESPACE="prod")
-    assert done.returncode == 0 and "rolled back" in done.stdout and "v4 -> v1" in done.stdout
+    assert done.returncode == 0 and "rolled back" in done.stdout and "v3 -> v1" in done.stdout
     assert champion(project) == "1"
 
 

@@ -31,6 +31,7 @@ def judge(
     thresholds: Mapping[str, str] = THRESHOLDS,
     tolerance: float | Mapping[str, float] = 0.02,
     required: list[str] = REQUIRED,
+    baseline_optional: bool = False,
 ) -> Verdict:
     return decide(
         metrics=metrics,
@@ -39,6 +40,7 @@ def judge(
         thresholds=thresholds,
         tolerance=tolerance,
         champion=champion,
+        baseline_optional=baseline_optional,
     )
 
 
@@ -59,9 +61,19 @@ def failed(verdict: Verdict) -> list[str]:
         ({"metrics": {"accuracy": math.nan, "f1_macro": 0.93}}, ["accuracy >= 0.9"]),
         ({"champion": {"accuracy": 0.97, "f1_macro": 0.93}}, []),  # drop 0.02 == tolerance
         ({"champion": {"accuracy": 0.98, "f1_macro": 0.93}}, ["no regression: accuracy"]),
-        ({"champion": {"accuracy": 0.98}, "tolerance": {"accuracy": 0.05}}, []),
-        ({"champion": {"f1_macro": 0.99}, "tolerance": {"accuracy": 0.05}}, ["no regression: f1_macro"]),  # absent: 0
-        ({"champion": {}}, []),  # a champion without metrics: nothing to compare
+        # a champion without a threshold metric (or a non-finite one) proves nothing: the criterion fails...
+        ({"champion": {"accuracy": 0.98}, "tolerance": {"accuracy": 0.05}}, ["no regression: f1_macro"]),
+        (
+            {"champion": {"f1_macro": 0.99}, "tolerance": {"accuracy": 0.05}},  # tolerance absent for f1: 0
+            ["no regression: accuracy", "no regression: f1_macro"],
+        ),
+        ({"champion": {}}, ["no regression: accuracy", "no regression: f1_macro"]),
+        ({"champion": {"accuracy": math.nan, "f1_macro": 0.9}}, ["no regression: accuracy"]),
+        ({"champion": {"accuracy": math.inf, "f1_macro": 0.9}}, ["no regression: accuracy"]),
+        # ...unless the policy says baseline = "optional"
+        ({"champion": {}, "baseline_optional": True}, []),
+        ({"champion": {"accuracy": math.nan, "f1_macro": 0.9}, "baseline_optional": True}, []),
+        ({"champion": {"accuracy": 0.99, "f1_macro": 0.9}, "baseline_optional": True}, ["no regression: accuracy"]),
         ({"thresholds": {"log_loss": "<= 0.5"}, "metrics": {"log_loss": 0.3}, "champion": {"log_loss": 0.29}}, []),
         (
             {"thresholds": {"log_loss": "<= 0.5"}, "metrics": {"log_loss": 0.3}, "champion": {"log_loss": 0.2}},
@@ -96,6 +108,13 @@ def test_details_carry_the_numbers() -> None:
     assert check.detail == "failed in 1 run(s): 3 expectation(s) not met"
 
 
+def test_a_champion_without_the_metric_is_named_in_the_detail() -> None:
+    details = {c.name: c.detail for c in judge(champion={"accuracy": math.nan}).criteria}
+    assert details["no regression: accuracy"].startswith("champion has a non-finite (nan) accuracy")
+    assert details["no regression: f1_macro"].startswith("champion has no f1_macro")
+    assert 'baseline = "optional"' in details["no regression: f1_macro"]
+
+
 def test_first_model_is_judged_without_regression_criteria() -> None:
     verdict = judge(champion=None)
     assert verdict.passed and not any(c.name.startswith("no regression") for c in verdict.criteria)
@@ -125,8 +144,9 @@ def test_threshold_parsing() -> None:
 
 
 def test_bad_tolerances() -> None:
-    with pytest.raises(ConfigError, match="must be >= 0"):
-        tolerance_for(-0.1, "accuracy")
+    for bad in (-0.1, math.inf, -math.inf, math.nan, "inf", {"accuracy": math.inf}):
+        with pytest.raises(ConfigError, match="must be a finite number >= 0"):
+            tolerance_for(bad, "accuracy")
     with pytest.raises(ConfigError, match="expected a number"):
         tolerance_for({"accuracy": "lots"}, "accuracy")
     assert tolerance_for({"accuracy": 0.1}, "f1") == 0.0 and tolerance_for(None, "x") == 0.0
@@ -207,12 +227,10 @@ def test_checks_fold_over_runs_and_a_failure_anywhere_sticks() -> None:
 
 
 def test_namespace_rules() -> None:
-    assert effective_namespace("prod", None, "br-x") == "prod"  # the run's own tag wins over the env
-    assert effective_namespace(None, "prod", "br-x") == "prod"
-    assert effective_namespace(None, None, "br-x") == "br-x"
-    assert effective_namespace(None, None, None) is None
+    assert effective_namespace("prod", None) == "prod"  # the run's own tag, whatever the caller's environment
+    assert effective_namespace("prod", "prod") == "prod"
     with pytest.raises(GateRefused, match="produced in namespace br-x, not prod"):
-        effective_namespace("br-x", "prod", None)
+        effective_namespace("br-x", "prod")
 
 
 def test_policy_from_config(tmp_path: Path) -> None:
@@ -227,6 +245,14 @@ def test_policy_from_config(tmp_path: Path) -> None:
         load_policy(Config(tmp_path, {"gates": {"F": {"required_checks": "raw_data"}}}), "F")
     with pytest.raises(ConfigError, match="which flow's gate"):
         gate_flow(Config(tmp_path, {"gates": {"A": {}, "B": {}}}), None)
+    assert not policy.baseline_optional and policy.as_dict()["baseline"] == "required"
+    optional = {"thresholds": THRESHOLDS, "baseline": "optional"}
+    assert load_policy(Config(tmp_path, {"gates": {"F": optional}}), "F").baseline_optional
+    with pytest.raises(ConfigError, match="baseline is 'sometimes'"):
+        load_policy(Config(tmp_path, {"gates": {"F": {**optional, "baseline": "sometimes"}}}), "F")
+    for tolerance in (math.inf, math.nan, {"accuracy": math.inf}):  # TOML allows `tolerance = inf`
+        with pytest.raises(ConfigError, match="must be a finite number"):
+            load_policy(Config(tmp_path, {"gates": {"F": {"thresholds": THRESHOLDS, "tolerance": tolerance}}}), "F")
 
 
 def test_markdown_report_escapes_and_states_the_action() -> None:

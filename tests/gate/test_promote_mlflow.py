@@ -117,9 +117,11 @@ def test_promotion_is_refused_in_a_branch_namespace_but_its_dry_run_reports(proj
     outcome = gate(project, run_id=branch.run_id, dry_run=True)
     assert outcome.passed and not outcome.promoted and outcome.namespace == "br-feature-x-1a2b3c"
     assert champion(project) == "1"
-    assert "branchline.gate" not in version_tags(project, str(branch.version))  # a dry run tags nothing
+    dev = f"{project.model}-dev"  # branches register under their own name
+    assert outcome.candidate.model == dev and branch.version == "1"
+    assert "branchline.gate" not in version_tags(project, "1", dev)  # a dry run tags nothing
     report = json.loads(artifact_text(project, branch.parent, "gate/report.json"))
-    assert report["dry_run"] is True and report["action"].startswith("dry run: would promote v2")
+    assert report["dry_run"] is True and report["action"].startswith(f"dry run: would promote {dev} v1")
 
 
 def test_a_passing_dry_run_in_prod_moves_nothing(project: Project) -> None:
@@ -145,9 +147,10 @@ def test_candidate_by_version_and_by_default_the_latest(project: Project) -> Non
     assert latest.candidate.version == "2" and latest.candidate.metrics["accuracy"] == 0.5
     assert gate(project, version="1", dry_run=True).passed  # the champion itself
     record_flow_run(project, namespace="br-q-111111")
-    assert gate(project, dry_run=True).candidate.version == "3"
-    assert gate(project, dry_run=True, namespace="prod").candidate.version == "2"  # latest of that namespace
-    assert gate(project, dry_run=True, namespace="br-q-111111").candidate.namespace == "br-q-111111"
+    assert gate(project, dry_run=True).candidate.version == "2"  # production's model: branches are elsewhere
+    assert gate(project, dry_run=True, namespace="prod").candidate.version == "2"
+    in_branch = gate(project, dry_run=True, namespace="br-q-111111").candidate
+    assert (in_branch.namespace, in_branch.model, in_branch.version) == ("br-q-111111", f"{project.model}-dev", "1")
     with pytest.raises(EvidenceError, match="has no version 7"):
         gate(project, version=7, dry_run=True)
     with pytest.raises(EvidenceError, match="no MLflow run of TrainFlow run nope"):
@@ -197,15 +200,20 @@ def test_dry_run_verdict_for_the_pull_request_comment(project: Project) -> None:
     assert champion(project) == "1"
 
 
-def test_nested_runs_below_tasks_count_for_checks(project: Project) -> None:
+def test_nested_runs_below_tasks_count_for_checks_when_they_carry_the_flow_runs_identity(project: Project) -> None:
     run = record_flow_run(project, checks={"raw_data": True, "predictions": True})
     c = client(project.uri)
     experiment = c.get_run(run.parent).info.experiment_id
-    grandchild = c.create_run(experiment, tags={"mlflow.parentRunId": run.tasks["train"]}, run_name="inner").info.run_id
-    c.set_tag(grandchild, "branchline.checks.raw_data.success", "false")
+    identity = {"branchline.namespace": "prod", "branchline.run_id": run.run_id}
+    inner = c.create_run(experiment, tags={"mlflow.parentRunId": run.tasks["train"], **identity}, run_name="inner")
+    c.set_tag(inner.info.run_id, "branchline.checks.raw_data.success", "false")
     outcome = gate(project, run_id=run.run_id, dry_run=True)
-    assert [c.name for c in outcome.verdict.failed] == ["check raw_data"]
-    assert "failed in 2 run(s)" in outcome.verdict.failed[0].detail
+    failed = {c.name: c.detail for c in outcome.verdict.failed}
+    assert "failed in 2 run(s)" in failed["check raw_data"]
+    # ...and since no task recorded that outcome, MLflow no longer matches the datastore either
+    assert "checks.raw_data: MLflow failed (0 failed), datastore passed (0 failed)" in failed[
+        "evidence matches the datastore"
+    ]
 
 
 def test_a_gate_config_mistake_is_reported_before_mlflow_is_asked(tmp_path: Path) -> None:

@@ -34,12 +34,12 @@ def env_for(project: Path, **extra: str) -> dict[str, str]:
     return {**inherited, "PYTHONPATH": str(project / "src"), **extra}
 
 
-def run_flow(project: Path, namespace: str, run_id: str, uri: str) -> subprocess.CompletedProcess[str]:
+def run_flow(project: Path, namespace: str, run_id: str, uri: str, **env: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "flows/train_flow.py", "run", "--run-id", run_id, "--fast", "true", "--max_rows", "90"]
     return subprocess.run(
         [*argv, "--max-workers", "2"],
         cwd=project,
-        env=env_for(project, BRANCHLINE_NAMESPACE=namespace, MLFLOW_TRACKING_URI=uri),
+        env=env_for(project, BRANCHLINE_NAMESPACE=namespace, MLFLOW_TRACKING_URI=uri, **env),
         capture_output=True,
         text=True,
         timeout=900,
@@ -47,10 +47,10 @@ def run_flow(project: Path, namespace: str, run_id: str, uri: str) -> subprocess
     )
 
 
-def flow_runs(uri: str, slug: str, run_id: str) -> tuple[str, dict[str, str]]:
+def flow_runs(uri: str, slug: str, run_id: str, experiment: str = "TrainFlow") -> tuple[str, dict[str, str]]:
     """(parent run id, {step: task run id}) of a flow run, found by its tags as the gate finds them."""
     c = client(uri)
-    experiment = c.get_experiment_by_name(f"{slug}/TrainFlow").experiment_id
+    experiment = c.get_experiment_by_name(f"{slug}/{experiment}").experiment_id
     query = f"tags.`branchline.run_id` = '{run_id}' and tags.`branchline.role` = 'flow'"
     parent = c.search_runs([experiment], query)[0].info.run_id
     tasks = c.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
@@ -75,10 +75,51 @@ def test_sample_flow_promotes_in_prod_and_only_dry_runs_on_a_branch(sample: Path
     done = run_flow(sample, "br-feature-abc123", "br-1", mlflow_server)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     assert champion(project) == "1"
-    assert "branchline.gate" not in client(mlflow_server).get_model_version(project.model, "2").tags
-    parent, _ = flow_runs(mlflow_server, slug, "br-1")
+    dev = f"{project.model}-dev"  # the branch registered under its own name
+    assert "branchline.gate" not in client(mlflow_server).get_model_version(dev, "1").tags
+    parent, _ = flow_runs(mlflow_server, slug, "br-1", "TrainFlow/dev")
     report = json.loads(artifact_text(project, parent, "gate/report.json"))
-    assert report["dry_run"] and report["action"] == "dry run: would promote v2 to champion (now v1)"
+    assert report["dry_run"] and report["action"] == f"dry run: would promote {dev} v1 to champion (now v1)"
+
+
+def test_sample_flow_on_a_server_with_authentication(sample: Path, mlflow_auth_server: dict) -> None:
+    """Production's identity promotes through the flow's own gate; a branch's identity can only dry-run,
+    and a branch that runs the flow claiming to be `prod` is refused by the server."""
+    uri, users = str(mlflow_auth_server["url"]), mlflow_auth_server["users"]
+    slug = sample.name
+    project = Project(sample, slug, f"{slug}-trainflow", uri)
+    as_production = {"MLFLOW_TRACKING_USERNAME": "production", "MLFLOW_TRACKING_PASSWORD": users["production"]}
+    as_branch = {"MLFLOW_TRACKING_USERNAME": "branch", "MLFLOW_TRACKING_PASSWORD": users["branch"]}
+    claim = subprocess.run(
+        [sys.executable, "-m", "branchline.cli.main", "tracking", "bootstrap", "--branch-user", "branch"],
+        cwd=sample, env=env_for(sample, MLFLOW_TRACKING_URI=uri, **as_production),
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert claim.returncode == 0, claim.stderr
+
+    done = run_flow(sample, "prod", "prod-auth-1", uri, **as_production)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    os.environ.update(as_production)  # this process reads as production (restored below)
+    try:
+        assert champion(project) == "1"
+        parent, _ = flow_runs(uri, slug, "prod-auth-1")
+        report = json.loads(artifact_text(project, parent, "gate/report.json"))
+        assert report["action"] == "promoted v1 to champion (was none)"
+        assert any(c["name"] == "evidence matches the datastore" and c["passed"] for c in report["criteria"])
+
+        done = run_flow(sample, "br-feature-abc123", "br-auth-1", uri, **as_branch)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+        parent, _ = flow_runs(uri, slug, "br-auth-1", "TrainFlow/dev")
+        report = json.loads(artifact_text(project, parent, "gate/report.json"))
+        assert report["dry_run"] and report["champion"]["version"] == "1"
+
+        forged = run_flow(sample, "prod", "prod-forged-1", uri, **as_branch)  # a branch claiming to be prod
+        assert forged.returncode != 0
+        assert "permission denied (403) for user branch" in forged.stdout + forged.stderr
+        assert champion(project) == "1"
+    finally:
+        for key in as_production:
+            os.environ.pop(key, None)
 
 
 def test_generated_project_tests_pass(sample: Path) -> None:

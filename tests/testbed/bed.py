@@ -66,6 +66,11 @@ class Testbed:
         """Tracking URI of the session's ``mlflow server``."""
         return str(self.run.service("mlflow", servers.start_mlflow)["url"])
 
+    def mlflow_auth(self) -> dict[str, object]:
+        """``{"url": ..., "users": {"admin"|"production"|"branch": password}}`` of the basic-auth ``mlflow server``."""
+        info = self.run.service("mlflow_auth", servers.start_mlflow_auth)
+        return {"url": str(info["url"]), "users": dict(info["users"])}
+
     def wheelhouse(self, requirements: list[str] | None = None) -> Path:
         """Directory of wheels for ``requirements`` (default: ``step_requirements()``), for offline installs."""
         return containers.build_wheelhouse(requirements if requirements is not None else step_requirements())

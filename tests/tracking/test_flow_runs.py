@@ -106,7 +106,7 @@ def test_embedded_store_and_no_mlflow_import_in_the_runtime(tmp_path: Path, proj
     db = tmp_path / "proj" / ".branchline" / "mlflow.db"
     assert db.is_file()
     client = MlflowClient(f"sqlite:///{db}")
-    experiment = client.get_experiment_by_name(f"{project}/PlainFlow")
+    experiment = client.get_experiment_by_name(f"{project}/PlainFlow/dev")  # a user's runs: not production's experiment
     assert experiment is not None
     assert experiment.artifact_location.startswith((tmp_path / "proj" / ".branchline" / "mlartifacts").as_uri())
     (parent,) = client.search_runs([experiment.experiment_id], filter_string="tags.`branchline.role` = 'flow'")
@@ -127,7 +127,7 @@ def test_remote_server_foreach_lazy_metrics_and_model(tmp_path: Path, project: s
     assert out["mlflow_imported"] is False
     assert not (tmp_path / "proj" / ".branchline" / "mlflow.db").exists()
     client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name(f"{project}/TrainFlow")
+    experiment = client.get_experiment_by_name(f"{project}/TrainFlow/dev")
     assert experiment is not None
     (parent,) = client.search_runs([experiment.experiment_id], filter_string="tags.`branchline.role` = 'flow'")
     assert parent.data.params == {"c": "0.5"}
@@ -136,6 +136,6 @@ def test_remote_server_foreach_lazy_metrics_and_model(tmp_path: Path, project: s
     assert sorted(children) == ["end/0", "join/0", "start/0", "train/0-0", "train/0-1", "train/0-2"]
     assert children["train/0-2"].data.metrics == {"fold_score": pytest.approx(0.82)}
     assert children["start/0"].data.metrics == {}  # recorded afterwards by the recorder
-    versions = client.search_model_versions(f"name = '{project}-trainflow'")
+    versions = client.search_model_versions(f"name = '{project}-trainflow-dev'")
     assert [v.run_id for v in versions] == [children["join/0"].info.run_id]
     assert versions[0].tags["run_id"] == out["run_id"]

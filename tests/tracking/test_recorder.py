@@ -67,7 +67,7 @@ def test_recorder_mirrors_a_run_with_tags_params_and_nested_task_runs(
 
     assert final["recorded"] is True and final["status"] == "FAILED"
     client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name(f"{project}/TrainFlow")
+    experiment = client.get_experiment_by_name(f"{project}/TrainFlow/dev")
     assert experiment is not None and experiment.experiment_id == final["experiment_id"]
     parent = client.get_run(final["run_id"])
     assert parent.info.run_name == "r1"

@@ -13,6 +13,7 @@ from branchline.tracking.tags import (
     experiment_name,
     iso_to_ms,
     params_of,
+    registered_model_name,
     run_tags,
     task_tags,
 )
@@ -67,7 +68,10 @@ def test_long_values_are_truncated_to_mlflow_limits() -> None:
 
 
 def test_names_and_times() -> None:
-    assert experiment_name("proj", "TrainFlow") == "proj/TrainFlow"
+    assert experiment_name("proj", "TrainFlow", "prod") == "proj/TrainFlow"
+    for namespace in ("br-feature-x-1a2b3c", "user-alice", None):  # everyone else writes beside production
+        assert experiment_name("proj", "TrainFlow", namespace) == "proj/TrainFlow/dev"
+    assert registered_model_name("iris", "prod") == "iris" and registered_model_name("iris", "br-x-1") == "iris-dev"
     assert iso_to_ms("1970-01-01T00:00:01+00:00") == 1000
     assert iso_to_ms(None) is None
     assert iso_to_ms("not a date") is None

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from branchline.datastore.artifacts import FlowDatastore
+from branchline.tracking.evidence import read_flow_evidence
 from branchline.tracking.runs import read_link
 from tests.tracking.conftest import NAMESPACE, make_run_doc
 
@@ -130,7 +131,7 @@ def test_in_task_mode_runs_a_whole_flow_without_recorder(ds: FlowDatastore, proj
     trained = client.get_run(train["mlflow_run_id"])
     assert trained.data.metrics["accuracy"] > 0.9
     assert trained.data.tags["branchline.artifacts"] == "model"
-    name = f"{project}-trainflow"
+    name = f"{project}-trainflow-dev"  # a branch's versions never go to production's model
     versions = client.search_model_versions(f"name = '{name}'")
     assert len(versions) == 1
     version = versions[0]
@@ -138,6 +139,12 @@ def test_in_task_mode_runs_a_whole_flow_without_recorder(ds: FlowDatastore, proj
     assert version.tags["namespace"] == NAMESPACE
     assert version.tags["run_id"] == "r1"
     assert version.tags["flow"] == "TrainFlow" and version.tags["step"] == "train"
+    # every task wrote its own record of what it put in MLflow into its datastore prefix
+    records = {r["step"]: r for r in read_flow_evidence(ds, "TrainFlow", "r1")}
+    assert set(records) == {"start", "train", "end"}
+    assert records["train"]["model_versions"] == [{"name": name, "version": "1", "run_id": train["mlflow_run_id"]}]
+    assert records["train"]["runs"][train["mlflow_run_id"]]["metrics"]["accuracy"] > 0.9
+    assert records["train"]["namespace"] == NAMESPACE and records["start"]["model_versions"] == []
     assert version.tags["git_sha"] == make_run_doc(project)["git"]["sha"]
     assert version.tags["dataset"] == "iris"
 

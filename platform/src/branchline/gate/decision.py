@@ -113,8 +113,12 @@ def tolerance_for(tolerance: float | Mapping[str, float] | None, metric: str) ->
         number = float(value)
     except (TypeError, ValueError):
         raise GateConfigError(f"gate tolerance for {metric!r} is {value!r}: expected a number") from None
-    if number < 0 or math.isnan(number):
-        raise GateConfigError(f"gate tolerance for {metric!r} is {value!r}: it must be >= 0")
+    if not math.isfinite(number) or number < 0:
+        # inf would let any regression through; nan compares false with everything
+        raise GateConfigError(
+            f"gate tolerance for {metric!r} is {value!r}: it must be a finite number >= 0",
+            hint="e.g. tolerance = 0.02, or a table: tolerance = { accuracy = 0.01 }",
+        )
     return number
 
 
@@ -127,10 +131,18 @@ def decide(
     tolerance: float | Mapping[str, float] | None = 0.0,
     champion: Mapping[str, float] | None = None,
     champion_label: str = "champion",
+    baseline_optional: bool = False,
+    extra: tuple[Criterion, ...] = (),
 ) -> Verdict:
-    """Every criterion with its numbers, and whether all of them hold."""
+    """Every criterion with its numbers, and whether all of them hold.
+
+    `extra` criteria come first (the provenance cross-check judged at the edges).
+
+    A champion whose metric is missing or not finite cannot be compared with: the regression criterion
+    fails (fail closed), unless the policy said `baseline = "optional"`.
+    """
     parsed = parse_thresholds(thresholds)
-    criteria = [_check_criterion(name, checks.get(name)) for name in required_checks]
+    criteria = [*extra, *(_check_criterion(name, checks.get(name)) for name in required_checks)]
     criteria += [_threshold_criterion(t, metrics.get(t.metric)) for t in parsed]
     notes: list[str] = []
     if champion is None:
@@ -140,16 +152,18 @@ def decide(
             if not _is_number(metrics.get(t.metric)):
                 continue  # its threshold criterion already fails
             criterion = _regression_criterion(
-                t, metrics.get(t.metric), champion.get(t.metric), tolerance, champion_label
+                t, metrics.get(t.metric), champion.get(t.metric), tolerance, champion_label, baseline_optional
             )
             if criterion is not None:
                 criteria.append(criterion)
             else:
                 notes.append(f"{t.metric}: '==' threshold has no better direction, not compared with the champion")
-    if not criteria:
+    judged = len(criteria) > len(extra)
+    if not judged:
         notes.append("the gate has no required checks and no thresholds: nothing to judge, so nothing passes")
-    passed = bool(criteria) and all(c.passed for c in criteria)
-    return Verdict(passed=passed, criteria=tuple(criteria), summary=_summary(passed, criteria), notes=tuple(notes))
+    passed = judged and all(c.passed for c in criteria)
+    summary = _summary(passed, criteria) if judged else "failed: the gate has no criteria"
+    return Verdict(passed=passed, criteria=tuple(criteria), summary=summary, notes=tuple(notes))
 
 
 def _check_criterion(name: str, outcome: CheckOutcome | bool | None) -> Criterion:
@@ -179,6 +193,7 @@ def _regression_criterion(
     best: float | None,
     tolerance: float | Mapping[str, float] | None,
     champion_label: str,
+    baseline_optional: bool = False,
 ) -> Criterion | None:
     direction = threshold.higher_is_better
     if direction is None:
@@ -186,7 +201,17 @@ def _regression_criterion(
     label = f"no regression: {threshold.metric}"
     tol = tolerance_for(tolerance, threshold.metric)
     if not _is_number(best):
-        return Criterion(label, True, f"{champion_label} has no {threshold.metric} recorded: nothing to compare")
+        recorded = "no" if best is None else f"a non-finite ({best})"
+        if baseline_optional:
+            return Criterion(
+                label, True, f"{champion_label} has {recorded} {threshold.metric}: not compared (baseline optional)"
+            )
+        return Criterion(
+            label,
+            False,
+            f"{champion_label} has {recorded} {threshold.metric}: cannot show there is no regression "
+            '(set baseline = "optional" in the gate to allow this)',
+        )
     assert value is not None and best is not None  # decide() skips a candidate without the metric
     drop = (best - value) if direction else (value - best)
     ok = drop <= tol + EPSILON

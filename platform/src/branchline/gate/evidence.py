@@ -1,22 +1,40 @@
 """What the gate knows, read from MLflow: the candidate version, its metrics and checks; the champion.
 
 A flow run is one MLflow parent run (tag `branchline.role=flow`) with a nested run per task (tag
-`mlflow.parentRunId`); user code may nest further. The candidate is the model version whose `run_id` is
-one of those runs. Its metrics are the flow run's, overridden by those of the run that logged the model;
-its checks are the `branchline.checks.<suite>.*` tags of all those runs.
+`mlflow.parentRunId`); user code may nest further. The gate trusts only runs it can trace to that flow run:
+
+* the flow run must carry a valid namespace and a branchline run id (never taken from the caller), and a
+  run tagged `prod` must live in production's experiment;
+* a nested run counts only if it carries the same namespace and run id; any other run that names the flow
+  run (or one of its runs) as its parent is ignored, and named in the gate's report;
+* the candidate is a version of the namespace's registered model logged by one of the runs that count.
+
+Its metrics are the flow run's, overridden by those of the run that logged the model; its checks are the
+`branchline.checks.<suite>.*` tags of the runs that count. `differences()` compares all this with the
+records the flow's own tasks wrote into their datastore prefix (`branchline.tracking.evidence`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from branchline.checks.result import TAG_PREFIX
 from branchline.errors import BranchlineError
 from branchline.gate.decision import CheckOutcome
-from branchline.tracking.connect import call
-from branchline.tracking.tags import PARENT_TAG, experiment_name
+from branchline.namespaces import NamespaceError, is_production, validate_namespace
+from branchline.tracking.connect import call, maybe
+from branchline.tracking.tags import (
+    NAMESPACE_TAG,
+    PARENT_TAG,
+    ROLE_TAG,
+    RUN_ID_TAG,
+    experiment_name,
+    identity,
+    registered_model_name,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -25,12 +43,43 @@ if TYPE_CHECKING:
 
 MAX_NESTED_RUNS = 50_000  # read in pages of 1,000; a foreach of thousands of tasks is still read in full
 CLOCK_SKEW_MS = 10 * 60 * 1000
-NAMESPACE_TAG = "branchline.namespace"
-RUN_ID_TAG = "branchline.run_id"
-
+VERSION_NAMESPACE_TAG = "namespace"  # the short name register_model copies onto the version
 
 class EvidenceError(BranchlineError):
     """The gate cannot find what it must judge (no such run, no model version, ...)."""
+
+
+class ProvenanceError(EvidenceError):
+    """The candidate cannot be traced to one flow run of a known namespace: the gate will not judge it."""
+
+
+@dataclass(frozen=True)
+class IgnoredRun:
+    """A run nested under the flow run that is not one of its own (another namespace or run, or no identity)."""
+
+    run_id: str
+    name: str
+    namespace: str | None
+    branchline_run_id: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FlowTree:
+    """A flow run and the runs that are provably its own."""
+
+    flow_run: Run
+    namespace: str
+    run_id: str
+    runs: list[Run]
+    ignored: tuple[IgnoredRun, ...] = ()
+
+    @property
+    def run_ids(self) -> set[str]:
+        return {r.info.run_id for r in self.runs}
 
 
 @dataclass(frozen=True)
@@ -46,6 +95,7 @@ class VersionEvidence:
     metrics: dict[str, float] = field(default_factory=dict)
     checks: dict[str, CheckOutcome] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    ignored: tuple[IgnoredRun, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +109,7 @@ class VersionEvidence:
             "checks": {
                 k: {"success": v.success, "failed": v.failed, "runs": list(v.runs)} for k, v in self.checks.items()
             },
+            "ignored_runs": [r.as_dict() for r in self.ignored],
         }
 
 
@@ -99,26 +150,112 @@ def _int(text: str | None) -> int:
         return 0
 
 
+def flow_identity(tags: dict[str, str], label: str) -> tuple[str, str]:
+    """(namespace, run id) of a flow run, both required and the namespace valid: the gate never guesses them."""
+    namespace, run_id = identity(tags)
+    if not namespace:
+        raise ProvenanceError(
+            f"{label} carries no {NAMESPACE_TAG} tag: the gate cannot tell which namespace produced it",
+            hint="judge a run recorded by branchline (its runs carry the namespace); the caller's namespace "
+            "is never used in its place",
+        )
+    try:
+        validate_namespace(namespace)
+    except NamespaceError as exc:
+        raise ProvenanceError(f"{label} carries an unknown namespace {namespace!r}: {exc.message}") from None
+    if not run_id:
+        raise ProvenanceError(f"{label} (namespace {namespace}) carries no {RUN_ID_TAG} tag")
+    return namespace, run_id
+
+
+def foreign_reason(tags: dict[str, str], namespace: str, run_id: str) -> str | None:
+    """Why a nested run is not one of flow run (`namespace`, `run_id`)'s own; None when it is."""
+    ns, rid = identity(tags)
+    if ns == namespace and rid == run_id:
+        return None
+    if not ns and not rid:
+        return "carries no branchline namespace / run id"
+    return f"belongs to namespace {ns or '(none)'} run {rid or '(none)'}, not {namespace} run {run_id}"
+
+
+def trusted_tree(
+    root: str, children: dict[str, list[tuple[str, str, dict[str, str]]]], namespace: str, run_id: str
+) -> tuple[list[str], list[IgnoredRun]]:
+    """Walk (run id, name, tags) children from `root`: the runs of this flow run, and those ignored.
+
+    The walk does not descend into an ignored run: nothing below a foreign run is trusted.
+    """
+    kept: list[str] = []
+    ignored: list[IgnoredRun] = []
+    frontier, seen = [root], {root}
+    while frontier:
+        nxt = []
+        for parent in frontier:
+            for child_id, name, tags in children.get(parent, []):
+                if child_id in seen:
+                    continue
+                seen.add(child_id)
+                reason = foreign_reason(tags, namespace, run_id)
+                if reason is None:
+                    kept.append(child_id)
+                    nxt.append(child_id)
+                else:
+                    ns, rid = identity(tags)
+                    ignored.append(IgnoredRun(child_id, name, ns, rid, reason))
+        frontier = nxt
+    return kept, ignored
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
+
+
+def _shown(value: Any) -> str:
+    return "absent" if value is None else str(value)
+
+
+def differences(candidate: VersionEvidence, records: list[dict[str, Any]]) -> list[str]:
+    """Fields where MLflow's account of the candidate differs from the flow's datastore records (pure).
+
+    Compared: the model version (name, version, logging run), every metric the gate reads (the flow run's
+    merged with the model run's) and every check outcome. An empty list means they agree.
+    """
+    runs: dict[str, dict[str, Any]] = {}
+    versions: set[tuple[str, str, str]] = set()
+    for record in records:
+        runs.update(record.get("runs") or {})
+        versions |= {(v["name"], str(v["version"]), v["run_id"]) for v in record.get("model_versions") or []}
+    found: list[str] = []
+    if (candidate.model, candidate.version, candidate.run_id) not in versions:
+        recorded = sorted(f"{n} v{v}" for n, v, _ in versions if n == candidate.model) or ["none"]
+        found.append(
+            f"model_version: MLflow has {candidate.model} v{candidate.version} from run {candidate.run_id}; "
+            f"the datastore records {', '.join(recorded)}"
+        )
+    flow_metrics = (runs.get(candidate.flow_run_id or "") or {}).get("metrics") or {}
+    model_metrics = (runs.get(candidate.run_id) or {}).get("metrics") or {}
+    recorded_metrics = merged_metrics(flow_metrics, model_metrics)
+    for name in sorted(set(candidate.metrics) | set(recorded_metrics)):
+        mine, theirs = candidate.metrics.get(name), recorded_metrics.get(name)
+        if not _same(mine, theirs):
+            found.append(f"metrics.{name}: MLflow {_shown(mine)}, datastore {_shown(theirs)}")
+    recorded_checks = checks_from_runs((rid, dict(r.get("checks") or {})) for rid, r in runs.items())
+    for suite in sorted(set(candidate.checks) | set(recorded_checks)):
+        mine_c, theirs_c = candidate.checks.get(suite), recorded_checks.get(suite)
+        a = None if mine_c is None else (mine_c.success, mine_c.failed)
+        b = None if theirs_c is None else (theirs_c.success, theirs_c.failed)
+        if a != b:
+            found.append(f"checks.{suite}: MLflow {_outcome(a)}, datastore {_outcome(b)}")
+    return found
+
+
+def _outcome(value: tuple[bool, int] | None) -> str:
+    return "absent" if value is None else f"{'passed' if value[0] else 'failed'} ({value[1]} failed)"
+
+
 # ----- MLflow reads
-def not_found(exc: BaseException) -> bool:
-    return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
-
-
-def maybe(uri: str, what: str, fn: Any, *args: Any) -> Any:
-    """`call`, but None when MLflow says the thing does not exist."""
-    from mlflow.exceptions import MlflowException
-
-    def attempt() -> Any:
-        try:
-            return fn(*args)
-        except MlflowException as exc:
-            if not_found(exc):
-                return None
-            raise
-
-    return call(uri, what, attempt)
-
-
 def get_run(client: MlflowClient, uri: str, run_id: str) -> Run | None:
     return maybe(uri, f"read run {run_id}", client.get_run, run_id)
 
@@ -126,7 +263,7 @@ def get_run(client: MlflowClient, uri: str, run_id: str) -> Run | None:
 def flow_run_of(client: MlflowClient, uri: str, run: Run) -> Run:
     """Walk `mlflow.parentRunId` up to the flow's run (role `flow`) or the top-most run."""
     seen = {run.info.run_id}
-    while run.data.tags.get("branchline.role") != "flow":
+    while run.data.tags.get(ROLE_TAG) != "flow":
         parent_id = run.data.tags.get(PARENT_TAG)
         if not parent_id or parent_id in seen:
             break
@@ -141,10 +278,18 @@ def flow_run_of(client: MlflowClient, uri: str, run: Run) -> Run:
 def find_flow_run(
     client: MlflowClient, uri: str, *, project: str, flow: str, run_id: str, namespace: str | None
 ) -> Run:
-    """The MLflow parent run of flow run `run_id` (a branchline run id, or an MLflow run id)."""
-    experiment = call(uri, "look up the experiment", client.get_experiment_by_name, experiment_name(project, flow))
-    if experiment is not None:
-        query = f"tags.`{RUN_ID_TAG}` = '{_quote(run_id)}' and tags.`branchline.role` = 'flow'"
+    """The MLflow parent run of flow run `run_id` (a branchline run id, or an MLflow run id).
+
+    Looked up in the experiment of `namespace` first (production's when none is given), then in the other;
+    the caller checks the namespace the run recorded.
+    """
+    names = [experiment_name(project, flow, namespace or "prod")]
+    names.append(next(n for n in (experiment_name(project, flow, x) for x in ("prod", None)) if n != names[0]))
+    for name in names:
+        experiment = call(uri, "look up the experiment", client.get_experiment_by_name, name)
+        if experiment is None:
+            continue
+        query = f"tags.`{RUN_ID_TAG}` = '{_quote(run_id)}' and tags.`{ROLE_TAG}` = 'flow'"
         found = call(
             uri,
             "search runs",
@@ -162,29 +307,37 @@ def find_flow_run(
     if direct is not None:
         return flow_run_of(client, uri, direct)
     raise EvidenceError(
-        f"no MLflow run of {flow} run {run_id} in experiment {experiment_name(project, flow)} on {uri}",
+        f"no MLflow run of {flow} run {run_id} in experiment {' or '.join(names)} on {uri}",
         hint="check --run-id (a branchline run id as printed by `run`, or an MLflow run id) and the tracking URI",
     )
 
 
-def runs_of_flow(client: MlflowClient, uri: str, flow_run: Run) -> list[Run]:
-    """The flow run and all runs nested under it, at any depth.
+def flow_tree(client: MlflowClient, uri: str, flow_run: Run, *, project: str, flow: str) -> FlowTree:
+    """The flow run's own runs, after checking its identity and where it lives.
 
     MLflow cannot search tags with IN, so one paged search reads every nested run of the experiment
     started since the flow run (less a margin for clock skew between machines), and the tree is walked here.
     """
+    label = f"flow run {flow_run.info.run_name or flow_run.info.run_id} (MLflow run {flow_run.info.run_id})"
+    namespace, run_id = flow_identity(dict(flow_run.data.tags), label)
+    if is_production(namespace):
+        experiment = call(uri, "read the experiment", client.get_experiment, flow_run.info.experiment_id)
+        expected = experiment_name(project, flow, namespace)
+        if experiment.name != expected:
+            raise ProvenanceError(
+                f"{label} is tagged {namespace} but lives in experiment {experiment.name!r}, not production's "
+                f"{expected!r}: production's runs are written only in production's experiment",
+            )
     since = max(0, (flow_run.info.start_time or 0) - CLOCK_SKEW_MS)
     query = f"attributes.start_time >= {since} and tags.`{PARENT_TAG}` LIKE '%'"
-    children: dict[str, list[Run]] = {}
+    children: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
+    by_id: dict[str, Run] = {}
     for run in _search_all(client, uri, flow_run.info.experiment_id, query):
-        children.setdefault(run.data.tags.get(PARENT_TAG, ""), []).append(run)
-    runs, frontier, seen = [flow_run], [flow_run.info.run_id], {flow_run.info.run_id}
-    while frontier:
-        found = [child for parent in frontier for child in children.get(parent, []) if child.info.run_id not in seen]
-        seen.update(child.info.run_id for child in found)
-        runs += found
-        frontier = [child.info.run_id for child in found]
-    return runs
+        by_id[run.info.run_id] = run
+        entry = (run.info.run_id, run.info.run_name or run.info.run_id, dict(run.data.tags))
+        children.setdefault(run.data.tags.get(PARENT_TAG, ""), []).append(entry)
+    kept, ignored = trusted_tree(flow_run.info.run_id, children, namespace, run_id)
+    return FlowTree(flow_run, namespace, run_id, [flow_run, *(by_id[i] for i in kept)], tuple(ignored))
 
 
 def _search_all(client: MlflowClient, uri: str, experiment: str, query: str) -> list[Run]:
@@ -222,7 +375,7 @@ def latest_version(client: MlflowClient, uri: str, model: str, namespace: str | 
     """The newest version of `model` (of `namespace`, if given, by the version's `namespace` tag)."""
     query = f"name = '{_quote(model)}'"
     if namespace:
-        query += f" and tags.namespace = '{_quote(namespace)}'"
+        query += f" and tags.{VERSION_NAMESPACE_TAG} = '{_quote(namespace)}'"
     versions = call(uri, "search model versions", client.search_model_versions, query)
     return max(versions, key=lambda mv: int(mv.version), default=None)
 
@@ -242,29 +395,69 @@ def champion_version(client: MlflowClient, uri: str, model: str, alias: str) -> 
     return call(uri, f"read {model}@{alias}", client.get_model_version_by_alias, model, alias)
 
 
+def candidate_in_tree(
+    client: MlflowClient, uri: str, model: str, tree: FlowTree, flow: str
+) -> ModelVersion:
+    """The newest version of the namespace's model logged by one of the flow run's own runs."""
+    name = registered_model_name(model, tree.namespace)
+    mv = version_of_runs(client, uri, name, [r.info.run_id for r in tree.runs])
+    if mv is None:
+        raise EvidenceError(
+            f"flow run {flow}/{tree.run_id} ({tree.namespace}) registered no version of model {name}"
+            + (f" ({len(tree.ignored)} foreign run(s) under it were ignored)" if tree.ignored else ""),
+            hint="register the model in a step (branchline.tracking.models.register_model) or pass --model",
+        )
+    return mv
+
+
 def evidence(
-    client: MlflowClient, uri: str, mv: ModelVersion, *, flow_runs: list[Run] | None = None
+    client: MlflowClient,
+    uri: str,
+    mv: ModelVersion,
+    *,
+    project: str,
+    flow: str,
+    model: str,
+    tree: FlowTree | None = None,
 ) -> VersionEvidence:
-    """Metrics and checks of a version's flow run (read here unless `flow_runs` is given)."""
+    """Metrics and checks of a version, traced to its flow run (read here unless `tree` is given).
+
+    Refuses (ProvenanceError) a version that is not production's-or-the-namespace's model, that was not
+    logged by one of the flow run's own runs, or whose `namespace` tag contradicts the flow run's.
+    """
+    label = f"{mv.name} v{mv.version}"
     model_run = get_run(client, uri, mv.run_id) if mv.run_id else None
     if model_run is None:
-        return VersionEvidence(mv.name, str(mv.version), mv.run_id or "", None, None, None, tags=dict(mv.tags or {}))
-    if flow_runs is None:
-        flow_runs = runs_of_flow(client, uri, flow_run_of(client, uri, model_run))
-    top = flow_runs[0]
+        raise ProvenanceError(f"{label} was logged by no run that still exists: the gate cannot trace it")
+    tree = tree or flow_tree(client, uri, flow_run_of(client, uri, model_run), project=project, flow=flow)
+    if mv.run_id not in tree.run_ids:
+        reason = foreign_reason(dict(model_run.data.tags), tree.namespace, tree.run_id) or "is not nested under it"
+        raise ProvenanceError(
+            f"{label} was logged by run {mv.run_id}, which {reason} (flow run {flow}/{tree.run_id}): "
+            "the gate judges only versions a flow run logged itself",
+        )
+    if mv.name != registered_model_name(model, tree.namespace):
+        raise ProvenanceError(
+            f"{label} comes from namespace {tree.namespace}, whose versions go to "
+            f"{registered_model_name(model, tree.namespace)}, not {mv.name}"
+        )
+    tagged = (mv.tags or {}).get(VERSION_NAMESPACE_TAG)
+    if tagged and tagged != tree.namespace:
+        raise ProvenanceError(f"{label} is tagged namespace {tagged} but its flow run is {tree.namespace}")
+    top = tree.flow_run
     metrics = merged_metrics(dict(top.data.metrics), dict(model_run.data.metrics))
-    checks = checks_from_runs((r.info.run_name or r.info.run_id, dict(r.data.tags)) for r in flow_runs)
-    tags = top.data.tags
+    checks = checks_from_runs((r.info.run_name or r.info.run_id, dict(r.data.tags)) for r in tree.runs)
     return VersionEvidence(
         model=mv.name,
         version=str(mv.version),
         run_id=mv.run_id,
         flow_run_id=top.info.run_id,
-        namespace=tags.get(NAMESPACE_TAG) or model_run.data.tags.get(NAMESPACE_TAG) or (mv.tags or {}).get("namespace"),
-        branchline_run_id=tags.get(RUN_ID_TAG),
+        namespace=tree.namespace,
+        branchline_run_id=tree.run_id,
         metrics=metrics,
         checks=checks,
         tags=dict(mv.tags or {}),
+        ignored=tree.ignored,
     )
 
 

@@ -1,4 +1,5 @@
-"""`[tool.branchline.gates.<Flow>]`: which model, which thresholds, what tolerance, which checks."""
+"""`[tool.branchline.gates.<Flow>]`: which model, which thresholds, what tolerance, which checks, and
+whether a champion without a metric may be passed over (`baseline`, "required" unless said otherwise)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class GatePolicy:
     thresholds: tuple[Threshold, ...]
     tolerance: float | Mapping[str, float]
     required_checks: tuple[str, ...]
+    baseline_optional: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -27,6 +29,7 @@ class GatePolicy:
             "thresholds": {t.metric: f"{t.op} {t.value:g}" for t in self.thresholds},
             "tolerance": dict(self.tolerance) if isinstance(self.tolerance, Mapping) else self.tolerance,
             "required_checks": list(self.required_checks),
+            "baseline": "optional" if self.baseline_optional else "required",
         }
 
 
@@ -67,5 +70,12 @@ def load_policy(config: Config, flow: str, model: str | None = None) -> GatePoli
             f"the gate of {flow} has no thresholds and no required_checks: it could never judge a model",
             hint=f"set thresholds and/or required_checks under [tool.branchline.gates.{flow}]",
         )
+    baseline = section.get("baseline", "required")
+    if baseline not in ("required", "optional"):
+        raise GateConfigError(
+            f"gates.{flow}.baseline is {baseline!r}: expected \"required\" or \"optional\"",
+            hint='"required" (the default) fails a candidate when the champion lacks a threshold metric; '
+            '"optional" compares only what the champion recorded',
+        )
     name = model or default_model_name(config.project, flow, config)
-    return GatePolicy(flow, name, thresholds, tolerance, tuple(required))
+    return GatePolicy(flow, name, thresholds, tolerance, tuple(required), baseline == "optional")

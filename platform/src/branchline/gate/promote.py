@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from branchline.config import Config, load_config
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.storage import storage_from_url
 from branchline.errors import BranchlineError
 from branchline.gate import evidence as ev
-from branchline.gate.decision import Verdict, decide
+from branchline.gate.decision import Criterion, Verdict, decide
 from branchline.gate.policy import CHAMPION_ALIAS, GatePolicy, gate_flow, load_policy
 from branchline.gate.report import REPORT_JSON, REPORT_MD, build_report, to_json, to_markdown
 from branchline.namespaces import PRODUCTION_NAMESPACE
 from branchline.tracking.connect import call, connect
+from branchline.tracking.evidence import read_flow_evidence
+from branchline.tracking.tags import registered_model_name
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -64,16 +68,42 @@ class RollbackOutcome:
 
 
 # ----- pure rules
-def effective_namespace(recorded: str | None, requested: str | None, env: str | None) -> str | None:
-    """The run's own namespace tag wins; an explicit, different `--namespace` is a mistake, not an override."""
-    if recorded:
-        if requested and requested != recorded:
-            raise GateRefused(
-                f"the candidate was produced in namespace {recorded}, not {requested}",
-                hint="drop --namespace, or pick a run/version of that namespace",
-            )
-        return recorded
-    return requested or env or None
+def effective_namespace(recorded: str, requested: str | None) -> str:
+    """The namespace the candidate's flow run recorded; an explicit, different `--namespace` is a mistake.
+
+    Never the caller's environment: a version is promoted because of where it came from, not because of
+    where the command runs.
+    """
+    if requested and requested != recorded:
+        raise GateRefused(
+            f"the candidate was produced in namespace {recorded}, not {requested}",
+            hint="drop --namespace, or pick a run/version of that namespace",
+        )
+    return recorded
+
+
+def crosscheck_criterion(
+    candidate: ev.VersionEvidence, records: list[dict[str, Any]], where: str
+) -> Criterion | None:
+    """Does MLflow agree with what the flow's own tasks wrote into their datastore prefix? (pure)
+
+    Production's promotion needs those records; elsewhere, with none to compare, there is no criterion.
+    """
+    name = "evidence matches the datastore"
+    if not records:
+        if candidate.namespace != PRODUCTION_NAMESPACE:
+            return None
+        return Criterion(
+            name,
+            False,
+            f"the flow run wrote no evidence under {where}: MLflow's account cannot be confirmed "
+            "(promote from the production flow run, with its datastore)",
+        )
+    found = ev.differences(candidate, records)
+    if found:
+        shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+        return Criterion(name, False, f"MLflow differs from {where}: {shown}")
+    return Criterion(name, True, f"MLflow agrees with {len(records)} task record(s) under {where}")
 
 
 def refuse_outside_production(namespace: str | None, what: str) -> None:
@@ -86,15 +116,16 @@ def refuse_outside_production(namespace: str | None, what: str) -> None:
 
 
 def action_text(verdict: Verdict, *, dry_run: bool, candidate: str, champion: str | None) -> str:
+    """One line saying what happened; `candidate` is `v3`, or `<model> v3` for another model than the champion's."""
     was = f"v{champion}" if champion else "none"
     if dry_run:
         return (
-            f"dry run: would promote v{candidate} to {CHAMPION_ALIAS} (now {was})"
+            f"dry run: would promote {candidate} to {CHAMPION_ALIAS} (now {was})"
             if verdict.passed
             else f"dry run: would not promote; {CHAMPION_ALIAS} stays {was}"
         )
     if verdict.passed:
-        return f"promoted v{candidate} to {CHAMPION_ALIAS} (was {was})"
+        return f"promoted {candidate} to {CHAMPION_ALIAS} (was {was})"
     return f"not promoted; {CHAMPION_ALIAS} stays {was}"
 
 
@@ -110,35 +141,49 @@ def run_gate(
     config: Config | None = None,
     flow_run_mlflow_id: str | None = None,
     console: Console | None = None,
+    datastore: FlowDatastore | None = None,
 ) -> GateOutcome:
     """Evaluate the gate for a candidate (a flow run, a version, or the latest version) and act on it."""
     config = config or load_config()
     policy = load_policy(config, gate_flow(config, flow), model)
     uri = config.tracking_uri
     client = connect(uri)
-    env_ns = os.environ.get("BRANCHLINE_NAMESPACE") or None
     candidate = _candidate(
-        client, uri, config, policy, run_id=run_id, version=version, namespace=namespace or env_ns,
+        client, uri, config, policy, run_id=run_id, version=version, namespace=namespace,
         flow_run_mlflow_id=flow_run_mlflow_id,
     )  # fmt: skip
-    ns = effective_namespace(candidate.namespace, namespace, env_ns)
+    ns = effective_namespace(str(candidate.namespace), namespace)
     if not dry_run:
         refuse_outside_production(ns, f"promote {policy.model} v{candidate.version}")
-    champion = _champion(client, uri, policy.model, candidate)
+    champion, champion_note = _champion(client, uri, config, policy, candidate)
+    store = datastore or FlowDatastore(storage_from_url(config.datastore_url, s3_client=_s3), ns)
+    records = read_flow_evidence(store, policy.flow, str(candidate.branchline_run_id))
+    where = f"{store.storage.url.rstrip('/')}/{store.run_key(policy.flow, str(candidate.branchline_run_id))}"
+    crosscheck = crosscheck_criterion(candidate, records, where)
     verdict = decide(
         metrics=candidate.metrics,
         checks=candidate.checks,
         required_checks=policy.required_checks,
         thresholds={t.metric: t for t in policy.thresholds},
         tolerance=policy.tolerance,
-        champion=champion.metrics if champion else None,
+        champion=champion.metrics if champion else ({} if champion_note else None),
         champion_label=f"champion v{champion.version}" if champion else "champion",
+        baseline_optional=policy.baseline_optional,
+        extra=(crosscheck,) if crosscheck else (),
     )
-    if champion is not None and champion.version == candidate.version:
-        verdict = Verdict(
-            verdict.passed, verdict.criteria, verdict.summary, (*verdict.notes, "candidate is already the champion")
+    notes = [*verdict.notes, *([champion_note] if champion_note else [])]
+    if candidate.ignored:
+        notes.append(
+            f"ignored {len(candidate.ignored)} run(s) nested under the flow run that are not its own: "
+            + "; ".join(f"{r.name} ({r.run_id}): {r.reason}" for r in candidate.ignored[:10])
         )
-    action = action_text(verdict, dry_run=dry_run, candidate=candidate.version, champion=champion and champion.version)
+    if crosscheck is None:
+        notes.append("no datastore evidence of this run to cross-check (required in production)")
+    if champion is not None and champion.version == candidate.version:
+        notes.append("candidate is already the champion")
+    verdict = Verdict(verdict.passed, verdict.criteria, verdict.summary, tuple(notes))
+    label = f"v{candidate.version}" if candidate.model == policy.model else f"{candidate.model} v{candidate.version}"
+    action = action_text(verdict, dry_run=dry_run, candidate=label, champion=champion and champion.version)
     report = build_report(
         verdict=verdict.as_dict(),
         policy=policy.as_dict(),
@@ -159,6 +204,12 @@ def run_gate(
     return GateOutcome(verdict, promoted, dry_run, ns, candidate, champion, report)
 
 
+def _s3() -> Any:
+    from branchline.aws.session import client
+
+    return client("s3")
+
+
 def _candidate(
     client: MlflowClient,
     uri: str,
@@ -170,10 +221,13 @@ def _candidate(
     namespace: str | None,
     flow_run_mlflow_id: str | None,
 ) -> ev.VersionEvidence:
+    """The version to judge, traced to the flow run that logged it (or a refusal saying why it cannot be)."""
+    trace = {"project": config.project, "flow": policy.flow, "model": policy.model}
     if run_id and version is not None:
         raise GateRefused("give --run-id or --version, not both")
+    model = registered_model_name(policy.model, namespace) if namespace else policy.model
     if version is not None:
-        return ev.evidence(client, uri, ev.get_version(client, uri, policy.model, str(version)))
+        return ev.evidence(client, uri, ev.get_version(client, uri, model, str(version)), **trace)
     if run_id or flow_run_mlflow_id:
         if flow_run_mlflow_id:
             flow_run = ev.get_run(client, uri, flow_run_mlflow_id)
@@ -184,32 +238,32 @@ def _candidate(
             flow_run = ev.find_flow_run(
                 client, uri, project=config.project, flow=policy.flow, run_id=run_id, namespace=namespace
             )
-        runs = ev.runs_of_flow(client, uri, flow_run)
-        mv = ev.version_of_runs(client, uri, policy.model, [r.info.run_id for r in runs])
-        if mv is None:
-            label = flow_run.data.tags.get(ev.RUN_ID_TAG) or flow_run.info.run_id
-            raise ev.EvidenceError(
-                f"flow run {policy.flow}/{label} registered no version of model {policy.model}",
-                hint="register the model in a step (branchline.tracking.models.register_model) or pass --model",
-            )
-        return ev.evidence(client, uri, mv, flow_runs=runs)
-    mv = ev.latest_version(client, uri, policy.model, namespace)
+        tree = ev.flow_tree(client, uri, flow_run, project=config.project, flow=policy.flow)
+        mv = ev.candidate_in_tree(client, uri, policy.model, tree, policy.flow)
+        return ev.evidence(client, uri, mv, tree=tree, **trace)
+    mv = ev.latest_version(client, uri, model, namespace)
     if mv is None:
         where = f" from namespace {namespace}" if namespace else ""
         raise ev.EvidenceError(
-            f"model {policy.model} has no version{where} on {uri}",
+            f"model {model} has no version{where} on {uri}",
             hint="run the flow first, or pass --run-id / --version / --model",
         )
-    return ev.evidence(client, uri, mv)
+    return ev.evidence(client, uri, mv, **trace)
 
 
-def _champion(client: MlflowClient, uri: str, model: str, candidate: ev.VersionEvidence) -> ev.VersionEvidence | None:
-    mv = ev.champion_version(client, uri, model, CHAMPION_ALIAS)
+def _champion(
+    client: MlflowClient, uri: str, config: Config, policy: GatePolicy, candidate: ev.VersionEvidence
+) -> tuple[ev.VersionEvidence | None, str | None]:
+    """Production's champion, traced like a candidate; (None, why) when its evidence cannot be trusted."""
+    mv = ev.champion_version(client, uri, policy.model, CHAMPION_ALIAS)
     if mv is None:
-        return None
-    if str(mv.version) == candidate.version:
-        return candidate
-    return ev.evidence(client, uri, mv)
+        return None, None
+    if str(mv.version) == candidate.version and mv.name == candidate.model:
+        return candidate, None
+    try:
+        return ev.evidence(client, uri, mv, project=config.project, flow=policy.flow, model=policy.model), None
+    except ev.ProvenanceError as exc:
+        return None, f"the champion (v{mv.version}) cannot be traced, so it gives no baseline: {exc.message}"
 
 
 def _act(

@@ -38,6 +38,7 @@ from branchline.runtime.run_info import git_context_from_env
 from branchline.runtime.task_env import TaskEnv
 from branchline.runtime.task_view import build_flow, check_transition
 from branchline.tracking import task_run
+from branchline.tracking.credentials import export_tracking_credentials
 
 CONTAINER_FALLBACK = TaskError("TaskKilled", "the task's job failed or was killed (e.g. by @timeout)")
 
@@ -249,6 +250,7 @@ def _task_tracking(task: TaskEnv, ds: FlowDatastore, run: RunRecord) -> task_run
     """No recorder in containers: the task opens its own MLflow run (`in_task`)."""
     if not task.tracking_uri:
         return None
+    export_tracking_credentials()  # the namespace's MLflow identity, from its secret, before any MLflow call
     return task_run.TaskTracking(
         datastore=ds,
         namespace=task.namespace,

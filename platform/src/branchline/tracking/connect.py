@@ -36,6 +36,10 @@ class TrackingError(BranchlineError):
     """Tracking could not record a run (a misconfigured store, a failed recorder...)."""
 
 
+class TrackingDenied(TrackingError):
+    """The tracking server refused this identity (401: who are you; 403: not allowed to do that)."""
+
+
 def unreachable(uri: str, reason: object) -> ServiceUnreachable:
     return ServiceUnreachable(
         f"MLflow tracking server {uri} is unreachable: {reason}",
@@ -143,23 +147,69 @@ def connect(uri: str) -> MlflowClient:
 
 
 def call(uri: str, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run one MLflow call, turning connection failures into ServiceUnreachable naming the URI."""
+    """Run one MLflow call; connection failures become ServiceUnreachable, refusals TrackingDenied."""
     from mlflow.exceptions import MlflowException
+    from requests import HTTPError
 
     try:
         return fn(*args, **kwargs)
     except MlflowException as exc:
-        text = str(exc)
-        if any(s in text for s in ("Max retries", "Connection", "timed out", "API request to")):
-            raise unreachable(uri, f"{what}: {text.splitlines()[0]}") from None
-        raise TrackingError(f"MLflow refused to {what} on {uri}: {text.splitlines()[0]}") from None
+        raise _translate(uri, what, str(exc), exc.error_code) from None
+    except HTTPError as exc:  # artifact uploads/downloads through the server's proxy raise requests' own error
+        status = exc.response.status_code if exc.response is not None else None
+        code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}.get(status or 0, "")
+        raise _translate(uri, what, str(exc), code) from None
 
 
-def ensure_experiment(client: MlflowClient, uri: str, project: str, flow: str) -> str:
-    """Id of experiment `<project>/<flow>`, created on first use (tolerates a concurrent creator)."""
+def not_found(exc: BaseException) -> bool:
+    return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+
+
+def maybe(uri: str, what: str, fn: Any, *args: Any) -> Any:
+    """`call`, but None when MLflow says the thing does not exist."""
     from mlflow.exceptions import MlflowException
 
-    name = experiment_name(project, flow)
+    def attempt() -> Any:
+        try:
+            return fn(*args)
+        except MlflowException as exc:
+            if not_found(exc):
+                return None
+            raise
+
+    return call(uri, what, attempt)
+
+
+def _translate(uri: str, what: str, text: str, code: str) -> BranchlineError:
+    first = text.splitlines()[0] if text else "no detail"
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if code == "UNAUTHENTICATED":
+        return TrackingDenied(
+            f"MLflow at {uri} did not accept the credentials to {what} (401 unauthenticated"
+            f"{', user ' + user if user else ', no user given'})",
+            hint="set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (step containers read them from "
+            "the Secrets Manager secret in BRANCHLINE_TRACKING_SECRET; see docs/tracking.md)",
+        )
+    if code == "PERMISSION_DENIED":
+        return TrackingDenied(
+            f"MLflow at {uri} refused to {what}: permission denied (403) for user {user or '(anonymous)'}",
+            hint="branch identities may only READ production's experiment and registered model; "
+            "production's writes need the production credential (docs/security.md)",
+        )
+    if any(s in text for s in ("Max retries", "Connection", "timed out", "API request to")):
+        return unreachable(uri, f"{what}: {first}")
+    return TrackingError(f"MLflow refused to {what} on {uri}: {first}")
+
+
+def ensure_experiment(client: MlflowClient, uri: str, project: str, flow: str, namespace: str | None) -> str:
+    """Id of the namespace's experiment (`experiment_name`), created on first use (tolerates a concurrent creator).
+
+    Production's experiment should exist already (`branchline tracking bootstrap`): whoever creates an
+    experiment on a server with authentication owns it.
+    """
+    from mlflow.exceptions import MlflowException
+
+    name = experiment_name(project, flow, namespace)
     found = call(uri, f"look up experiment {name}", client.get_experiment_by_name, name)
     if found is not None:
         if found.lifecycle_stage == "deleted":
@@ -167,8 +217,8 @@ def ensure_experiment(client: MlflowClient, uri: str, project: str, flow: str) -
         return str(found.experiment_id)
     try:
         return str(client.create_experiment(name, artifact_location=artifact_location(uri, name)))
-    except MlflowException:
+    except MlflowException as exc:
         found = call(uri, f"look up experiment {name}", client.get_experiment_by_name, name)
         if found is None:
-            raise
+            raise _translate(uri, f"create experiment {name}", str(exc), exc.error_code) from None
         return str(found.experiment_id)

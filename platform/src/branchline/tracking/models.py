@@ -2,6 +2,8 @@
 
 The version carries the run's identity (namespace, run id, git sha, flow, step) as tags, so the gate and
 a human can tell which branch and commit produced it. The alias `champion` is the gate's business.
+Production registers under the model's own name; every other namespace under `<name>-dev`
+(`registered_model_name`), so no branch ever writes production's registered model.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from branchline.tracking.connect import TrackingError, call
+from branchline.tracking.tags import NAMESPACE_TAG, registered_model_name
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -53,7 +56,11 @@ def register_model(
     input_example: Any = None,
     tags: dict[str, Any] | None = None,
 ) -> ModelVersion:
-    """Log `model` with `mlflow.<flavor>.log_model` into the active task run and register it."""
+    """Log `model` with `mlflow.<flavor>.log_model` into the active task run and register it.
+
+    `name` (default: the gate's model of this flow) is production's name; outside production the
+    version goes to `<name>-dev`.
+    """
     import mlflow
 
     run = mlflow.active_run()
@@ -73,7 +80,7 @@ def register_model(
     run_tags = call(uri, "read the task run", client.get_run, run.info.run_id).data.tags
     project = run_tags.get("branchline.project") or "project"
     flow = run_tags.get("branchline.flow") or run.info.run_name or "flow"
-    model_name = name or default_model_name(project, flow)
+    model_name = registered_model_name(name or default_model_name(project, flow), run_tags.get(NAMESPACE_TAG))
     info = call(
         uri,
         f"log and register model {model_name}",

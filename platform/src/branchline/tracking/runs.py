@@ -53,7 +53,7 @@ def open_parent(
 ) -> dict[str, Any]:
     """Create the parent run with its tags and params; publish mlflow.json as soon as it exists."""
     flow, run_id = run_doc["flow"], run_doc["run_id"]
-    experiment_id = ensure_experiment(client, uri, project, flow)
+    experiment_id = ensure_experiment(client, uri, project, flow, run_doc.get("namespace"))
     parent = find_parent(client, uri, experiment_id, run_doc)
     if parent is None:
         tags = {**run_tags({**run_doc, "project": project}), "branchline.role": "flow"}

@@ -17,13 +17,45 @@ MAX_PARAM_VALUE = 6000
 MAX_BATCH = 100
 
 PARENT_TAG = "mlflow.parentRunId"
+NAMESPACE_TAG = "branchline.namespace"
+RUN_ID_TAG = "branchline.run_id"
+ROLE_TAG = "branchline.role"
+CHECKS_TAG_PREFIX = "branchline.checks."  # + "<suite>.success" / "<suite>.failed" (branchline.checks records them)
+IDENTITY_TAGS = (NAMESPACE_TAG, RUN_ID_TAG)  # what ties a run to one flow run (the gate checks both)
+DEV_SUFFIX = "dev"
 FINAL_RUN_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED"}
 FINAL_TASK_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
 
 
-def experiment_name(project: str, flow: str) -> str:
-    """Every flow of every namespace of a project shares one experiment; the namespace is a tag."""
-    return f"{project}/{flow}"
+def is_production(namespace: str | None) -> bool:
+    from branchline.namespaces import PRODUCTION_NAMESPACE
+
+    return namespace == PRODUCTION_NAMESPACE
+
+
+def experiment_name(project: str, flow: str, namespace: str | None) -> str:
+    """Production's runs in `<project>/<flow>`, every other namespace's in `<project>/<flow>/dev`.
+
+    Two experiments so that MLflow's permissions can differ: on a server with authentication EDIT on an
+    experiment allows writing every run in it, so branches get EDIT on the `dev` one and READ on
+    production's, whose runs are the gate's evidence. The namespace is still a tag on every run.
+    """
+    base = f"{project}/{flow}"
+    return base if is_production(namespace) else f"{base}/{DEV_SUFFIX}"
+
+
+def registered_model_name(name: str, namespace: str | None) -> str:
+    """The registered model a namespace writes: production's own name, `<name>-dev` for every other one.
+
+    A branch never registers under production's name: on a server with authentication the name belongs
+    to the production identity (`branchline tracking bootstrap`), and the gate only reads versions of it.
+    """
+    return name if is_production(namespace) else f"{name}-{DEV_SUFFIX}"
+
+
+def identity(tags: dict[str, str]) -> tuple[str | None, str | None]:
+    """(namespace, branchline run id) recorded on a run."""
+    return tags.get(NAMESPACE_TAG) or None, tags.get(RUN_ID_TAG) or None
 
 
 def task_run_name(step: str, task_id: str) -> str:

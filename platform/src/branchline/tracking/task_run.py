@@ -103,9 +103,28 @@ def deactivate(handle: TaskRunHandle | None, *, failed: bool, tags: dict[str, st
     run = call(uri, "read the task run", client.get_run, handle.mlflow_run_id)
     if run.info.status == "RUNNING":
         call(uri, "end the task run", client.set_terminated, handle.mlflow_run_id, status)
+    _record_evidence(client, handle)
     if ctx.mode == "in_task" and ctx.step == "end" and not failed and handle.link:
         _close_parent_in_task(client, handle)
     return handle.mlflow_run_id
+
+
+def _record_evidence(client: Any, handle: TaskRunHandle) -> None:
+    """The task's MLflow record, copied into its datastore prefix for the gate to cross-check.
+
+    A failure here does not fail the task (its work is done); the gate, finding no record, fails closed.
+    """
+    from branchline.errors import BranchlineError
+    from branchline.tracking.evidence import record_task_evidence
+
+    ctx = handle.ctx
+    try:
+        record_task_evidence(
+            client, ctx.tracking_uri, ctx.datastore, flow=ctx.flow, run_id=ctx.run_id, step=ctx.step,
+            task_id=ctx.task_id, task_run_id=str(handle.mlflow_run_id),
+        )  # fmt: skip
+    except BranchlineError as exc:
+        print(f"branchline: could not record this task's evidence in the datastore: {exc}", file=sys.stderr)
 
 
 def mlflow_run_pending() -> bool:

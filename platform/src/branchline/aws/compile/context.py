@@ -49,6 +49,7 @@ class CompileContext:
     datastore_root: str
     code_package: str
     tracking_uri: str | None = None
+    tracking_secret: str | None = None  # Secrets Manager id of the MLflow credentials (never the credentials)
     max_concurrency: int = 16
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     git_sha: str | None = None

@@ -55,6 +55,7 @@ def desired_flow(
         datastore_root=f"{settings.datastore_root}/branchline/{names.project}",
         code_package=code_package,
         tracking_uri=tracking_uri,
+        tracking_secret=settings.tracking_secret_for(names.namespace),
         git_sha=git_sha,
         environment=dict(settings.job_environment),
     )

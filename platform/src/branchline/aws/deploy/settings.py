@@ -51,6 +51,8 @@ class AwsSettings:
         return self.account_id
     image_repository: str | None = None
     production_image_repository: str | None = None
+    tracking_secret: str | None = None
+    production_tracking_secret: str | None = None
 
     def _production(self, value: str | None, key: str) -> str:
         if not value:
@@ -70,6 +72,10 @@ class AwsSettings:
         if is_production(namespace):
             return self._production(self.production_job_role_arn, "production_job_role_arn")
         return self.job_role_arn
+
+    def tracking_secret_for(self, namespace: str) -> str | None:
+        """The Secrets Manager id of the namespace's MLflow credentials; branches never get production's."""
+        return self.production_tracking_secret if is_production(namespace) else self.tracking_secret
 
     def queue_for(self, namespace: str) -> str:
         """Branches share one queue (Batch allows 50 per region); prod has its own."""
@@ -140,6 +146,8 @@ def aws_settings(config: Config, namespace: str | None = None) -> AwsSettings:
         account_id=account_setting(config, "account_id"),
         production_account_id=account_setting(config, "production_account_id"),
         **dict(zip(("image_repository", "production_image_repository"), image_repositories(config), strict=True)),
+        tracking_secret=config.get("aws.tracking_secret") or None,
+        production_tracking_secret=config.get("aws.production_tracking_secret") or None,
     )
 
 
