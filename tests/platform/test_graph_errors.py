@@ -402,6 +402,33 @@ CASES = {
         """,
         (12, "a", "self.next() goes back to 'start': flows cannot have cycles"),
     ),
+    "catch on a foreach step": (
+        """
+        @catch(var="failed")
+        @step
+        def start(self):
+            self.items = [1, 2]
+            self.next(self.a, foreach="items")
+
+        @step
+        def a(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+        """,
+        (
+            8,
+            "start",
+            "@catch cannot decorate a foreach step (as in Metaflow): a caught failure would leave the foreach "
+            "without items; put the failing work in the step the foreach runs, and @catch that one",
+        ),
+    ),
 }
 
 # the rule that reports each case's expected problem: every registered rule has a case
@@ -428,6 +455,7 @@ RULE_OF_CASE = {
     "foreach join reached from two steps": "foreach_join_has_one_parent",
     "foreach straight into its join": "foreach_has_a_body",
     "next goes back to start": "no_cycles",
+    "catch on a foreach step": "catch_not_on_a_foreach",
 }
 
 

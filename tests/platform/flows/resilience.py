@@ -42,7 +42,7 @@ class ResilienceFlow(FlowSpec):
     @catch(var="broken_error", print_exception=False)
     @step
     def broken(self):
-        self.partial = "dropped"
+        self.partial = "kept"
         raise ValueError("broken on purpose")
         self.next(self.gate)
 

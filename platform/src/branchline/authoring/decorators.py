@@ -60,6 +60,15 @@ def retry(func: F | None = None, *, times: int = 3, minutes_between_retries: flo
     return deco(func) if func is not None else deco
 
 
+def retry_wait_text(seconds: float) -> str:
+    """`2 min`, `30 s`, `1 h 30 min`: how long a retry waits, for the local display and a container's log."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    hours, minutes = divmod(round(whole / 60), 60)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
+
+
 def timeout(func: F | None = None, *, seconds: int = 0, minutes: int = 0, hours: int = 0) -> Any:
     """Kill the step after this long (Batch attemptDurationSeconds on AWS, at least 60 s there)."""
     total = seconds + 60 * minutes + 3600 * hours

@@ -133,6 +133,17 @@ def next_takes_only_foreach(flow: FlowSource) -> Problems:
 
 
 @rule(Stage.STEPS)
+def catch_not_on_a_foreach(flow: FlowSource) -> Problems:
+    for step in flow.steps.values():
+        if "catch" in step.decorators and step.transition == "foreach":
+            yield flow.problem(
+                step.lineno, step.name,
+                "@catch cannot decorate a foreach step (as in Metaflow): a caught failure would leave the foreach "
+                "without items; put the failing work in the step the foreach runs, and @catch that one",
+            )
+
+
+@rule(Stage.STEPS)
 def next_names_each_step_once(flow: FlowSource) -> Problems:
     for step in flow.steps.values():
         if len(set(step.out_funcs)) != len(step.out_funcs):

@@ -11,6 +11,8 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from branchline.authoring.decorators import retry_wait_text
+
 
 class Reporter:
     """Counts per step; prints one line per event, or a live table when attached to a terminal."""
@@ -72,9 +74,15 @@ class Reporter:
         self.n_done[step] += 1
         self._print(f"[cyan]cloned[/] {step}/{task_id} (resume: reused from the origin run)")
 
-    def retrying(self, step: str, task_id: str, attempt: int, attempts: int, reason: str) -> None:
+    def retrying(
+        self, step: str, task_id: str, attempt: int, attempts: int, reason: str, *, aws_wait_seconds: float = 0
+    ) -> None:
+        """A retry that starts now; when `@retry` asks for a wait, say that it applies on AWS Batch only."""
         self.n_running[step] -= 1
-        self._print(f"[yellow]retry[/] {step}/{task_id}: attempt {attempt + 1}/{attempts} after: {escape(reason)}")
+        wait = (f" (no wait here; on AWS Batch it waits {retry_wait_text(aws_wait_seconds)}: "
+                "minutes_between_retries)") if aws_wait_seconds > 0 else ""
+        self._print(f"[yellow]retry[/] {step}/{task_id}: attempt {attempt + 1}/{attempts} now{wait} after: "
+                    f"{escape(reason)}")
 
     def failed(self, step: str, task_id: str, reason: str) -> None:
         self.n_running[step] -= 1

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from branchline.authoring.current import current
+from branchline.authoring.decorators import retry_wait_text
 from branchline.authoring.exceptions import CaughtException
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
@@ -95,18 +96,37 @@ def _persist(
     return refs, num_splits
 
 
-def _catch(ds: FlowDatastore, graph: FlowGraph, spec: TaskSpec, flow: FlowSpec, error: TaskError) -> list[str]:
-    """@catch: the flow goes on; the step's partial results are dropped, the exception is in its variable."""
-    args = graph[spec.step].decorator("catch").args  # type: ignore[union-attr]
-    extra = {}
-    if args.get("var"):
-        extra[args["var"]] = CaughtException(
-            error.type, error.message, error.traceback, step=spec.step, attempts=spec.attempt + 1
-        )
-    if args.get("print_exception", True):
+def _catch_var(graph: FlowGraph, step: str) -> str | None:
+    """The artifact `@catch(var=...)` sets on every task of the step (None when the step has no such var)."""
+    found = graph[step].decorator("catch")
+    return found.args.get("var") if found is not None else None
+
+
+def _own_artifacts(
+    graph: FlowGraph, spec: TaskSpec, params: Mapping[str, Any], caught: CaughtException | None = None
+) -> dict[str, Any]:
+    """What a task stores besides its step's assignments: the parameters (start step) and `@catch`'s var,
+    which Metaflow sets on every task of the step (None when it succeeded), so that joins can test it."""
+    own = dict(params) if not graph[spec.step].in_funcs else {}
+    if var := _catch_var(graph, spec.step):
+        own[var] = caught
+    return own
+
+
+def _catch(
+    ds: FlowDatastore, graph: FlowGraph, spec: TaskSpec, flow: FlowSpec, error: TaskError, params: Mapping[str, Any]
+) -> list[str]:
+    """@catch, as Metaflow: the flow goes on with what the step assigned before it failed, and the exception
+    in `var` (after a killed or timed-out attempt, the fallback task has nothing of the step's own)."""
+    caught = CaughtException(error.type, error.message, error.traceback, step=spec.step, attempts=spec.attempt + 1)
+    if graph[spec.step].decorator("catch").args.get("print_exception", True):  # type: ignore[union-attr]
         print(f"@catch: step {spec.step!r} failed and the flow goes on: {error.message}", file=sys.stderr)
-    flow._bl_assigned.clear()
-    refs, _ = _persist(ds, graph, spec, flow, extra)
+    own = _own_artifacts(graph, spec, params, caught=caught)
+    try:
+        refs, _ = _persist(ds, graph, spec, flow, own)
+    except BranchlineError:  # a partial value that cannot be stored: keep the exception at least
+        flow._bl_assigned.clear()
+        refs, _ = _persist(ds, graph, spec, flow, own)
     return sorted(refs)
 
 
@@ -158,7 +178,7 @@ def execute_task(
         method = getattr(flow, spec.step)
         method(inputs) if node.is_join else method()
         check_transition(graph, spec.step, flow)
-        refs, num_splits = _persist(ds, graph, spec, flow, dict(params) if not node.in_funcs else None)
+        refs, num_splits = _persist(ds, graph, spec, flow, _own_artifacts(graph, spec, params))
         artifacts = sorted(refs)
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
         if isinstance(exc, KeyboardInterrupt):
@@ -167,7 +187,7 @@ def execute_task(
         print(error.traceback or error.message, file=sys.stderr, flush=True)
         last_attempt = spec.attempt + 1 >= spec.max_attempts or spec.fallback is not None
         if node.decorator("catch") and last_attempt and flow is not None and node.type != "foreach":
-            artifacts, caught, error = _catch(ds, graph, spec, flow, error), error, None
+            artifacts, caught, error = _catch(ds, graph, spec, flow, error, params), error, None
         else:
             status = Status.FAILED
     record = TaskRecord(
@@ -279,6 +299,8 @@ def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
           flush=True)
     delay = float(os.environ.get("BRANCHLINE_RETRY_DELAY_SECONDS", "0") or 0)
     if task.attempt > 0 and delay > 0:  # Batch retries at once; @retry(minutes_between_retries=...) waits here
+        print(f"retrying {task.step}/{task.task_id} in {retry_wait_text(delay)} (minutes_between_retries): "
+              f"attempt {task.attempt + 1}/{task.max_attempts}", flush=True)
         time.sleep(delay)
     record = execute_task(flow_cls, graph, ds, _spec(task, graph.name), dict(run.params), tracking=tracking)
     if record.succeeded and task.step == "end":

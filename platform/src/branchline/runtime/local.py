@@ -90,7 +90,6 @@ class LocalRunner:
         self.tracking_factory = tracking_factory
         self.flow = graph.name
         self._ready: deque[tuple[str, str, int]] = deque()
-        self._delayed: list[tuple[float, str, str, int]] = []
         self._running: dict[int, _Running] = {}
         self._arrivals: Counter[tuple[str, str]] = Counter()
         self._run = RunView(datastore, self.flow, run_id)  # finished foreach tasks' widths, read once
@@ -250,10 +249,12 @@ class LocalRunner:
         self._echo(step, task_id, attempt)
         attempts = self._max_attempts(step)
         if attempt + 1 < attempts and not running.fallback:
+            # As Metaflow's local runtime: the next attempt starts at once; minutes_between_retries is a
+            # Batch-side wait (the step's container sleeps before a retry), which the display says.
             retry = self.graph[step].decorator("retry")
-            delay = 60.0 * float(retry.args.get("minutes_between_retries", 0)) if retry else 0.0
-            self.reporter.retrying(step, task_id, attempt + 1, attempts, message)
-            self._delayed.append((time.monotonic() + delay, step, task_id, attempt + 1))
+            minutes = float(retry.args.get("minutes_between_retries") or 0) if retry else 0.0
+            self.reporter.retrying(step, task_id, attempt + 1, attempts, message, aws_wait_seconds=60.0 * minutes)
+            self._ready.append((step, task_id, attempt + 1))
             return
         if running.timed_out and self.graph[step].decorator("catch") and not running.fallback:
             self._launch(step, task_id, attempt, fallback=TaskError("Timeout", message))
@@ -302,11 +303,8 @@ class LocalRunner:
         self.reporter.expect("start", 1)
         self._ready.append(("start", task_id_for(()), 0))
         try:
-            while self._ready or self._running or self._delayed:
+            while self._ready or self._running:
                 now = time.monotonic()
-                for item in [d for d in self._delayed if d[0] <= now]:
-                    self._delayed.remove(item)
-                    self._ready.append(item[1:])
                 while self._ready and len(self._running) < self.options.max_workers and self._failed is None:
                     step, task_id, attempt = self._ready.popleft()
                     if attempt == 0 and self._try_clone(step, task_id):
@@ -316,11 +314,8 @@ class LocalRunner:
                     self._launch(step, task_id, attempt)
                 if self._failed is not None:
                     self._ready.clear()
-                    self._delayed.clear()
                     self._kill_running()
                 if not self._running:
-                    if self._delayed and not self._ready:
-                        time.sleep(max(0.0, min(d[0] for d in self._delayed) - time.monotonic()))
                     continue
                 waits = [r.deadline - now for r in self._running.values() if r.deadline is not None]
                 timeout = max(0.0, min([0.1, *waits]))
