@@ -95,6 +95,22 @@ def environment(func: F | None = None, *, vars: dict[str, str] | None = None) ->
 _SHORTHANDS = {"hourly": "0 * * * ? *", "daily": "0 0 * * ? *", "weekly": "0 0 ? * SUN *"}
 
 
+def _check_timezone(timezone: str) -> None:
+    """An IANA time zone name (EventBridge Scheduler's `ScheduleExpressionTimezone`), checked where the
+    machine has a time zone database (a slim step image may have none: the deploy checks it then)."""
+    if not isinstance(timezone, str) or not timezone:
+        raise TypeError("@schedule(timezone=...) must be an IANA time zone name, e.g. 'Europe/Paris'")
+    import zoneinfo  # only flows that name a time zone pay for the import
+
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if zoneinfo.available_timezones():
+            raise TypeError(
+                f"@schedule(timezone={timezone!r}) is not an IANA time zone name (e.g. 'Europe/Paris', 'UTC')"
+            ) from None
+
+
 def schedule(
     cls: type | None = None,
     *,
@@ -104,16 +120,21 @@ def schedule(
     weekly: bool = False,
     timezone: str | None = None,
 ) -> Any:
-    """Run the flow on a schedule in production (EventBridge Scheduler). Metaflow's arguments."""
-    if cron is None:
-        chosen = [name for name, on in (("hourly", hourly), ("weekly", weekly)) if on]
-        cron = _SHORTHANDS[chosen[0] if chosen else "daily"]
-    fields = cron.split()
-    if len(fields) not in (5, 6):
-        raise TypeError(f"@schedule(cron={cron!r}) needs 5 or 6 fields (EventBridge cron syntax)")
+    """Run the flow on a schedule in production (EventBridge Scheduler), with Metaflow's arguments and precedence:
+    `cron`, else `weekly` (Sundays at midnight), else `hourly`, else `daily` (midnight); `daily=False` alone
+    means no schedule. Times are UTC unless `timezone` names an IANA zone."""
+    if cron is not None:
+        if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
+            raise TypeError(f"@schedule(cron={cron!r}) needs 5 or 6 fields (EventBridge cron syntax)")
+    else:
+        chosen = next((name for name, on in (("weekly", weekly), ("hourly", hourly), ("daily", daily)) if on), None)
+        cron = _SHORTHANDS[chosen] if chosen else None
+    if timezone is not None:
+        _check_timezone(timezone)
+    value = {"cron": cron, "timezone": timezone} if cron else None
 
     def apply(flow_cls: type) -> type:
-        setattr(flow_cls, SCHEDULE_ATTR, {"cron": cron, "timezone": timezone})
+        setattr(flow_cls, SCHEDULE_ATTR, value)
         return flow_cls
 
     return apply(cls) if cls is not None else apply
