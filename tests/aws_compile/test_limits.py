@@ -23,11 +23,11 @@ class F{LONG}(FlowSpec):
     def start(self):
         self.items = [1]
         self.next(self.{s}_a, foreach="items")
-    @catch(var="e")
     @step
     def {s}_a(self):
         self.inner = [1]
         self.next(self.{s}_b, foreach="inner")
+    @catch(var="e")
     @step
     def {s}_b(self):
         self.next(self.{s}_c, self.{s}_d)
