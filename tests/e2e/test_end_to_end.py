@@ -113,7 +113,7 @@ def test_end_to_end_on_containers(e2e: EndToEnd) -> None:
     assert any("e2e validate refused the run" in line for line in failed_logs), failed_logs
     failed_run = e2e.run_client(bad.run_id)
     assert failed_run.status == "failed", failed_run.info
-    assert [step.name for step in failed_run.steps()] == ["start", "square", "join", "validate"], (
+    assert [step.name for step in failed_run.steps()] == ["validate", "join", "square", "start"], (
         "end ran after a failure"
     )
 

@@ -60,5 +60,5 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     from branchline import client
 
     client.datastore(None)
-    client.namespace(None)
+    client.default_namespace()
     return Project(root=root, state=state)

@@ -27,8 +27,9 @@ LAYERS: list[tuple[str, ...]] = [  # highest first; rooms of one layer do not im
     ("branchline.cli",),
     ("branchline.ci",),
     ("branchline.aws.ops",),
+    ("branchline",),
     ("branchline.aws.deploy", "branchline.aws.infra", "branchline.gate", "branchline.client"),
-    ("branchline.runtime", "branchline.checks", "branchline.images", "branchline"),
+    ("branchline.runtime", "branchline.checks", "branchline.images"),
     ("branchline.authoring", "branchline.tracking", "branchline.aws.compile"),
     ("branchline.graph", "branchline.datastore", "branchline.aws.session"),
     ("branchline.config",),
@@ -36,8 +37,12 @@ LAYERS: list[tuple[str, ...]] = [  # highest first; rooms of one layer do not im
     ("branchline.errors",),
 ]
 
-UPWARD_ON_PURPOSE = {("branchline.authoring.flowspec", "branchline.runtime.flow_cli")}
-"""`FlowSpec()` under `__main__` starts the flow's command line, as Metaflow's does (a lazy import)."""
+UPWARD_ON_PURPOSE = {
+    ("branchline.authoring.flowspec", "branchline.runtime.flow_cli"),
+    ("branchline.runtime.flow_cli", "branchline.cli.step_functions"),
+}
+"""`FlowSpec()` under `__main__` starts the flow's command line, as Metaflow's does; that command line's
+`step-functions` group deploys and triggers, which only the cli layer may do. Both imports are lazy."""
 
 TOP_LEVEL_IMPORTS = (  # folders whose own-package imports all sit at module top
     "branchline/graph",
@@ -48,7 +53,7 @@ TOP_LEVEL_IMPORTS = (  # folders whose own-package imports all sit at module top
     "branchline/aws/deploy",
     "branchline/aws/ops",
     "branchline/aws/session.py",
-    "branchline/client.py",
+    "branchline/client",
     "branchline/cli/main.py",
     "branchline/cli/cmd_run.py",
     "branchline/cli/cmd_task.py",
@@ -134,10 +139,10 @@ def test_the_check_catches_an_upward_import() -> None:
     assert violations({"branchline.datastore.storage": {"branchline.aws.session"}})  # siblings stay apart
 
 
-def test_the_one_upward_import_is_lazy() -> None:
-    (module, target), = UPWARD_ON_PURPOSE
-    assert (target, True) in set(imports(MODULES[module]))
-    assert (target, False) not in set(imports(MODULES[module]))
+def test_the_upward_imports_are_lazy() -> None:
+    for module, target in UPWARD_ON_PURPOSE:
+        assert (target, True) in set(imports(MODULES[module]))
+        assert (target, False) not in set(imports(MODULES[module]))
 
 
 def test_own_package_imports_are_at_module_top() -> None:

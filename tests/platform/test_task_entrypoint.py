@@ -89,7 +89,7 @@ def test_entrypoint_runs_a_flow_task_by_task_on_s3(project, s3):
     run = Run("RemoteFlow/run-ok", namespace="br-test-1234abcd", datastore=ROOT)
     assert run.successful
     assert run.data.sizes == [3, 6, 9]
-    assert [t.data.where for t in run["work"]] == ["0-0", "0-1", "0-2"]
+    assert [t.data.where for t in run["work"]] == ["0-2", "0-1", "0-0"]  # the last foreach task first, as Metaflow
     assert run.params == {"factor": 3, "explode": False}
 
 

@@ -18,7 +18,13 @@ class Current:
         "origin_run_id",
         "tracking_run_id",
         "username",
+        "project_name",
+        "branch_name",
+        "project_flow_name",
+        "is_production",
+        "is_user_branch",
     )
+    """`project_name` & co. are set for `@project` flows only, as in Metaflow (None otherwise)."""
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}

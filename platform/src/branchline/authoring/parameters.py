@@ -8,6 +8,9 @@ from typing import Any
 
 from branchline.errors import FlowError
 
+JSONType = "json"
+"""Metaflow's `Parameter(..., type=JSONType)`: the value is parsed as JSON."""
+
 _TYPES: dict[type, str] = {str: "str", int: "int", float: "float", bool: "bool", dict: "json", list: "json"}
 
 

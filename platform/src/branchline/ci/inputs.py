@@ -10,7 +10,7 @@ down removes it too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from branchline.ci.context import CIError
@@ -85,12 +85,13 @@ def protect_production_image(config: Config, reference: str, git_sha: str, log: 
     return tag
 
 
-def upload_code_package(config: Config, names: Names, bucket: str) -> CodePackageChoice:
-    """Pack the checkout's tracked files and put them under `<namespace prefix>/code/` (once per content)."""
+def upload_code_package(config: Config, names: Names, bucket: str, include: Sequence[str] = ()) -> CodePackageChoice:
+    """Pack the checkout's tracked files (and `include`) and put them under `<namespace prefix>/code/` (once per
+    content)."""
     from branchline.aws.session import aws_errors
     from branchline.images.codepkg import build_code_package, upload
 
-    package = build_code_package(config.root)
+    package = build_code_package(config.root, include)
     with aws_errors(f"upload of the code package to s3://{bucket}/{names.s3_prefix()}"):
         url, uploaded = upload(package, bucket, names.s3_prefix())
     return CodePackageChoice(url, uploaded, len(package.files))

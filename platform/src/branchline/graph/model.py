@@ -62,6 +62,8 @@ class FlowGraph:
     parameters: tuple[ParameterSpec, ...] = ()
     schedule: dict[str, Any] | None = None
     doc: str = ""
+    project: str | None = None
+    """`@project(name=...)` as written (Metaflow's spelling, e.g. `demo_project`)"""
 
     def __getitem__(self, name: str) -> StepNode:
         return self.steps[name]

@@ -24,6 +24,7 @@ def build_graph(
     live_decorators: dict[str, dict[str, dict[str, Any]]] | None = None,
     parameters: tuple[ParameterSpec, ...] = (),
     schedule: dict[str, Any] | None = None,
+    project: str | None = None,
 ) -> FlowGraph:
     """Parse and validate; raise FlowGraphError listing every problem found."""
     flow = read_flow(source, file, class_name)
@@ -47,5 +48,6 @@ def build_graph(
         for name, step in flow.steps.items()  # source order
     }
     return FlowGraph(
-        name=flow.name, file=file, steps=steps, parameters=parameters, schedule=schedule, doc=flow.doc
+        name=flow.name, file=file, steps=steps, parameters=parameters, schedule=schedule, doc=flow.doc,
+        project=project,
     )

@@ -26,6 +26,7 @@ from branchline.authoring.decorators import retry_wait_text
 from branchline.authoring.exceptions import CaughtException
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
+from branchline.authoring.project import BRANCH_ENV, current_fields
 from branchline.aws.session import client
 from branchline.datastore.artifacts import ArtifactRef, FlowDatastore
 from branchline.datastore.records import RunRecord, Status, TaskError, TaskRecord, now_iso
@@ -161,6 +162,7 @@ def execute_task(
         namespace=spec.namespace,
         origin_run_id=spec.origin_run_id,
         username=os.environ.get("USER"),
+        **current_fields(flow_cls, spec.flow, spec.namespace, os.environ.get("USER"), os.environ.get(BRANCH_ENV)),
     )
     handle = None
     flow: FlowSpec | None = None

@@ -1,4 +1,4 @@
-"""The command line every flow file gets: `python flows/x.py run|resume|show`.
+"""The command line every flow file gets: `python flows/x.py run|resume|show|step-functions ...`.
 
 Built on click (Typer's own foundation) because a flow's options come from its Parameters at run
 time. `branchline run flows/x.py ...` goes through the same code.
@@ -6,9 +6,10 @@ time. `branchline run flows/x.py ...` goes through the same code.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -17,10 +18,14 @@ from rich.markup import escape
 
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
+from branchline.authoring.project import Placement
+from branchline.authoring.unsupported import COMMANDS as UNSUPPORTED_COMMANDS
+from branchline.authoring.unsupported import unsupported_command
 from branchline.errors import BranchlineError, FlowError
 from branchline.runtime.launcher import LocalSession, resolve_params
 from branchline.runtime.loader import graph_from_class
 from branchline.runtime.local import RunOptions
+from branchline.runtime.run_info import local_placement
 from branchline.runtime.show import render_graph
 
 _CLICK_TYPES = {
@@ -46,15 +51,72 @@ def _run_options(func: Any) -> Any:
     return func
 
 
-def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
-    params = declared_parameters(flow_cls)
+def parameter_options(flow_cls: type[FlowSpec], command: Any) -> Any:
+    """One `--<name>` option per Parameter of the flow (values reach the command as `param_<name>`)."""
+    for p in declared_parameters(flow_cls):
+        command = click.option(
+            f"--{p.name}",
+            _dest(p.name),
+            type=_CLICK_TYPES.get(p.type_name, click.STRING),
+            default=None,
+            help=(p.help or "")
+            + (f" [default: {p.default!r}]" if p.default is not None and not callable(p.default) else "")
+            + (" [required]" if p.required else ""),
+        )(command)
+    return command
 
+
+def given_parameters(flow_cls: type[FlowSpec], raw: dict[str, Any]) -> dict[str, Any]:
+    """The Parameters given on the command line, by name."""
+    return {p.name: raw[_dest(p.name)] for p in declared_parameters(flow_cls) if raw.get(_dest(p.name)) is not None}
+
+
+def placement(branch: str | None = None, production: bool = False) -> Placement:
+    """Where this invocation runs or deploys: the command's --branch/--production, else the flow file's own
+    (`python flow.py --branch x run`, as Metaflow's @project options), else the default."""
+    root = click.get_current_context().find_root()
+    flow_cls, top_branch, top_production = root.obj
+    return local_placement(flow_cls, branch=branch if branch is not None else top_branch,
+                           production=production or top_production)
+
+
+class _LazyGroup(click.Group):
+    """A command group built when it is used: `run` does not import what `step-functions` needs."""
+
+    def __init__(self, name: str, build: Callable[[], click.Group], **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self._build = build
+
+    @functools.cached_property
+    def _group(self) -> click.Group:
+        return self._build()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._group.list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._group.get_command(ctx, name)
+
+
+def _step_functions(flow_cls: type[FlowSpec], console: Console) -> click.Group:
+    # The flow file's Step Functions commands deploy, trigger and list: they live with the other commands
+    # (cli layer), loaded only when used. One of the two deliberate upward imports (docs/architecture.md).
+    from branchline.cli.step_functions import build_group
+
+    return build_group(flow_cls, console)
+
+
+def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     @click.group(help=(flow_cls.__doc__ or f"The {flow_cls.__name__} flow.").strip())
-    def cli() -> None:
-        pass
+    @click.option("--branch", default=None,
+                  help="Run or deploy in the namespace of this branch (Metaflow's @project --branch).")
+    @click.option("--production", is_flag=True, help="Run or deploy in the production namespace, prod.")
+    @click.pass_context
+    def cli(ctx: click.Context, branch: str | None, production: bool) -> None:
+        ctx.obj = (flow_cls, branch, production)
 
     def session() -> LocalSession:
-        return LocalSession(flow_cls, console)
+        return LocalSession(flow_cls, console, placement())
 
     def wait_default(flag: bool | None) -> bool:
         if flag is not None:
@@ -66,25 +128,14 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     @click.option("--run-id", default=None, help="Name this run (default: a timestamp).")
     def run(max_workers: int, quiet: bool, wait_tracking: bool | None, run_id: str | None, **raw: Any) -> None:
         s = session()
-        values = resolve_params(
-            flow_cls, {p.name: raw.get(_dest(p.name)) for p in params if raw.get(_dest(p.name)) is not None}
-        )
+        values = resolve_params(flow_cls, given_parameters(flow_cls, raw))
         s.run(
             values,
             RunOptions(max_workers=max_workers, run_id=run_id, quiet=quiet),
             wait_tracking=wait_default(wait_tracking),
         )
 
-    for p in params:
-        run = click.option(
-            f"--{p.name}",
-            _dest(p.name),
-            type=_CLICK_TYPES.get(p.type_name, click.STRING),
-            default=None,
-            help=(p.help or "")
-            + (f" [default: {p.default!r}]" if p.default is not None and not callable(p.default) else "")
-            + (" [required]" if p.required else ""),
-        )(run)
+    run = parameter_options(flow_cls, run)
 
     @cli.command(help="Re-run a failed run from its failed step, reusing the tasks that succeeded.")
     @click.argument("origin_run_id", required=False)
@@ -107,6 +158,13 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     def show() -> None:
         render_graph(graph_from_class(flow_cls), console)
 
+    cli.add_command(_LazyGroup("step-functions", lambda: _step_functions(flow_cls, console),
+                               help="Deploy the flow to AWS Step Functions, trigger and list its runs."))
+    for name, spec in UNSUPPORTED_COMMANDS.items():
+        cli.add_command(click.Command(
+            name, callback=unsupported_command(name), help=f"Not supported by branchline: {spec.instead}",
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False,
+        ))
     return cli
 
 

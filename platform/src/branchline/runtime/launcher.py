@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from rich.console import Console
 
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
+from branchline.authoring.project import BRANCH_ENV, Placement, agreed_project, project_of
 from branchline.config import Config, load_config
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.records import RunRecord, Status, new_run_id
@@ -20,7 +23,7 @@ from branchline.graph.model import FlowGraph
 from branchline.runtime.display import Reporter
 from branchline.runtime.loader import graph_from_class
 from branchline.runtime.local import LocalRunner, RunOptions, RunResult
-from branchline.runtime.run_info import ci_context, git_context, local_namespace
+from branchline.runtime.run_info import ci_context, git_context, local_placement
 from branchline.runtime.tracking_bridge import TrackingBridge
 
 ARTIFACT_PARAM = "__branchline_artifact__"
@@ -56,16 +59,29 @@ def failure_message(result: RunResult, flow_file: Path | str) -> RunFailed:
     return RunFailed("\n".join(lines))
 
 
+def flow_config(flow_cls: type[FlowSpec], start: Path) -> Config:
+    """The project's configuration as the flow sees it: `@project`'s name is the project (they must agree)."""
+    config = load_config(start)
+    where = str(config.source or config.root / "pyproject.toml")
+    project = agreed_project(project_of(flow_cls), config.get("project"), where)
+    if project is None or project == config.get("project"):
+        return config
+    return replace(config, data={**config.data, "project": project})
+
+
 class LocalSession:
     """Everything a local run needs, derived once from the flow class and the project config."""
 
-    def __init__(self, flow_cls: type[FlowSpec], console: Console | None = None) -> None:
+    def __init__(
+        self, flow_cls: type[FlowSpec], console: Console | None = None, placement: Placement | None = None
+    ) -> None:
         self.flow_cls = flow_cls
         self.console = console or Console(highlight=False)
         self.flow_file = Path(inspect.getsourcefile(flow_cls) or "flow.py")
-        self.config: Config = load_config(self.flow_file.parent)
+        self.config: Config = flow_config(flow_cls, self.flow_file.parent)
         self.graph: FlowGraph = graph_from_class(flow_cls)
-        self.namespace = local_namespace()
+        self.placement = placement or local_placement(flow_cls)
+        self.namespace = self.placement.namespace
         url = self.config.datastore_url
         if url.startswith("s3://"):
             raise FlowError(
@@ -99,6 +115,8 @@ class LocalSession:
             origin_run_id=options.origin_run_id,
         )
         self.ds.write_run_record(record)
+        if project_of(self.flow_cls) is not None:  # current.branch_name in the tasks (forked: they inherit it)
+            os.environ[BRANCH_ENV] = self.placement.branch_name
         bridge = None
         if self.config.tracking_enabled:
             bridge = TrackingBridge.start(self.config, self.ds, record, wait=wait_tracking)

@@ -12,6 +12,8 @@ from typing import Any
 from branchline.authoring.decorators import DECORATORS_ATTR, SCHEDULE_ATTR, STEP_MARK
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
+from branchline.authoring.project import project_of
+from branchline.authoring.unsupported import check_supported
 from branchline.config import find_project_root
 from branchline.errors import FlowError
 from branchline.graph.model import FlowGraph, ParameterSpec
@@ -72,7 +74,11 @@ def load_flow_class(path: Path, class_name: str | None = None) -> type[FlowSpec]
 
 
 def graph_from_class(cls: type[FlowSpec]) -> FlowGraph:
-    """The graph of a loaded flow class, read from its source file with its live decorator values."""
+    """The graph of a loaded flow class, read from its source file with its live decorator values.
+
+    A flow that uses a Metaflow feature branchline does not have is refused here, before anything runs.
+    """
+    check_supported(cls)
     file = inspect.getsourcefile(cls) or "<unknown>"
     live: dict[str, dict[str, dict[str, Any]]] = {
         name: dict(getattr(value, DECORATORS_ATTR, {}))
@@ -96,6 +102,7 @@ def graph_from_class(cls: type[FlowSpec]) -> FlowGraph:
         live_decorators=live,
         parameters=params,
         schedule=getattr(cls, SCHEDULE_ATTR, None),
+        project=spec.name if (spec := project_of(cls)) else None,
     )
 
 

@@ -9,7 +9,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from branchline.authoring.project import Placement, place, project_of
 from branchline.namespaces import namespace_for_user, validate_namespace
+
+
+def local_user() -> str:
+    """The person running this process (as `getpass` finds them), `unknown` when nothing says."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def local_namespace() -> str:
@@ -17,11 +26,15 @@ def local_namespace() -> str:
     explicit = os.environ.get("BRANCHLINE_NAMESPACE")
     if explicit:
         return validate_namespace(explicit)
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return namespace_for_user(user)
+    return namespace_for_user(local_user())
+
+
+def local_placement(flow_cls: type, *, branch: str | None = None, production: bool = False) -> Placement:
+    """Where this machine runs or deploys `flow_cls`: `--branch`, `--production`, `@project(...)`,
+    `BRANCHLINE_NAMESPACE`, else this user's namespace (`branchline.authoring.project.place`)."""
+    explicit = os.environ.get("BRANCHLINE_NAMESPACE")
+    return place(branch=branch, production=production, username=local_user(), spec=project_of(flow_cls),
+                 namespace=validate_namespace(explicit) if explicit else None)
 
 
 def git_context(root: Path) -> dict[str, Any] | None:

@@ -80,6 +80,8 @@ def static_environment(graph: FlowGraph, node: StepNode, ctx: CompileContext, s:
         env["BRANCHLINE_TRACKING_URI"] = ctx.tracking_uri
     if ctx.tracking_secret:  # resolved by the task with the job's own role (branchline.tracking.credentials)
         env["BRANCHLINE_TRACKING_SECRET"] = ctx.tracking_secret
+    if ctx.project_branch:
+        env["BRANCHLINE_PROJECT_BRANCH"] = ctx.project_branch  # current.branch_name (authoring.project)
     if s.attempts > 1 and s.retry_delay_seconds:
         # Batch retries at once; the entrypoint waits this long before a retry attempt's user code.
         env["BRANCHLINE_RETRY_DELAY_SECONDS"] = str(s.retry_delay_seconds)

@@ -53,6 +53,8 @@ class CompileContext:
     max_concurrency: int = 16
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     git_sha: str | None = None
+    project_branch: str | None = None
+    """the `@project` branch name tasks report as `current.branch_name` (`user.alice`, `test.x`, `prod`)"""
 
     def __post_init__(self) -> None:
         if not self.datastore_root.startswith("s3://") or len(self.datastore_root.rstrip("/")) <= len("s3://"):

@@ -15,10 +15,11 @@ from branchline.aws.deploy.models import FlowDeployResult, Plan
 from branchline.aws.deploy.observe import state_machine, state_machine_arns
 from branchline.aws.deploy.project import current_git_sha, load_flows
 from branchline.aws.deploy.settings import aws_settings, caller_account, check_account, configured_bucket
-from branchline.aws.deploy.sweeper import check_teardown_allowed, find_resources, plan_teardown
+from branchline.aws.deploy.sweeper import check_teardown_allowed, find_resources, flow_resources, plan_teardown
 from branchline.aws.deploy.versions import RollbackError, RollbackPlan, plan_rollback
 from branchline.aws.session import aws_errors
 from branchline.config import Config
+from branchline.graph.model import FlowGraph
 from branchline.images.production import check_production_image
 from branchline.namespaces import Names, is_production
 
@@ -33,11 +34,17 @@ def deploy(
     dry_run: bool = False,
     git_sha: str | None = None,
     executor: Executor | None = None,
+    graphs: Sequence[tuple[str, FlowGraph]] | None = None,
+    max_concurrency: int | None = None,
+    project_branch: str | None = None,
 ) -> FlowDeployResult:
     """Deploy the project's flows (or those named in `flows`) to `namespace`; idempotent.
 
     A second deploy of the same inputs makes no call that changes anything; a deploy interrupted anywhere
-    converges when run again (every plan is computed from what exists).
+    converges when run again (every plan is computed from what exists). `graphs` gives the flows as
+    (flow file relative to the project root, graph) instead (a flow file's own `step-functions create`);
+    `max_concurrency` caps each foreach's parallel items; `project_branch` is the `@project` branch name
+    the tasks report (`current.branch_name`).
     """
     check_inputs(image, code_package)
     names = Names(config.project, namespace)
@@ -48,8 +55,9 @@ def deploy(
     tracking = config.get("tracking_uri") or None
     desired = [
         desired_flow(graph, names, settings, flow_file=flow_file, image=image, code_package=code_package,
-                     git_sha=sha, tracking_uri=str(tracking) if tracking else None)
-        for flow_file, graph in load_flows(config, flows)
+                     git_sha=sha, tracking_uri=str(tracking) if tracking else None,
+                     max_concurrency=max_concurrency, project_branch=project_branch)
+        for flow_file, graph in (graphs if graphs is not None else load_flows(config, flows))
     ]
     executor = executor or Executor()
     with aws_errors(f"deploy to {namespace}"):
@@ -75,6 +83,27 @@ def teardown(
         plan = plan_teardown(found, names)
         if keep_data:
             plan.notes.append(f"data kept under {names.s3_prefix()}/ (--keep-data)")
+        if not dry_run:
+            executor.execute(plan)
+    return plan
+
+
+def delete_flow(
+    config: Config,
+    namespace: str,
+    flow: str,
+    *,
+    production: bool = False,
+    dry_run: bool = False,
+    executor: Executor | None = None,
+) -> Plan:
+    """Delete one flow's deployment in `namespace` (state machine with its versions, job definitions, schedule);
+    its runs' data stay. `prod` only with `production`."""
+    check_teardown_allowed(namespace, production)
+    names = Names(config.project, namespace)
+    executor = executor or Executor()
+    with aws_errors(f"delete of {flow} in {namespace}"):
+        plan = plan_teardown(flow_resources(find_resources(executor.clients, names, None), names, flow), names)
         if not dry_run:
             executor.execute(plan)
     return plan

@@ -42,6 +42,8 @@ def desired_flow(
     code_package: str,
     git_sha: str,
     tracking_uri: str | None = None,
+    max_concurrency: int | None = None,
+    project_branch: str | None = None,
 ) -> DesiredFlow:
     """Compile `graph` for `names.namespace`: job definitions, schedule, and the state machine definition,
     which names each job definition by a Ref the planner fills once the ARNs are known."""
@@ -58,6 +60,8 @@ def desired_flow(
         tracking_secret=settings.tracking_secret_for(names.namespace),
         git_sha=git_sha,
         environment=dict(settings.job_environment),
+        project_branch=project_branch,
+        **({"max_concurrency": max_concurrency} if max_concurrency is not None else {}),
     )
     job_definitions = tuple(
         DesiredJobDefinition(

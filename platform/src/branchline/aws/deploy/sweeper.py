@@ -17,6 +17,7 @@ from branchline.aws.deploy.planner import SCHEDULE_GROUP, schedule_description
 from branchline.aws.session import ClientFactory
 from branchline.errors import BranchlineError
 from branchline.namespaces import TAG_FLOW, TAG_NAMESPACE, TAG_PROJECT, Names, is_production
+from branchline.namespaces.names import aws_tag_value
 
 S3_DELETE_BATCH = 1000
 
@@ -82,6 +83,16 @@ def find_resources(clients: ClientFactory, names: Names, bucket: str | None) -> 
     if bucket:
         found.s3_keys = _s3_keys(clients, bucket, names.s3_prefix() + "/")
     return found
+
+
+def flow_resources(found: NamespaceResources, names: Names, flow: str) -> NamespaceResources:
+    """Only what belongs to `flow` (its state machine, job definitions and schedule); no data."""
+    machine, tag = names.state_machine(flow), aws_tag_value(flow)
+    return NamespaceResources(
+        state_machines=[arn for arn in found.state_machines if arn.rsplit(":", 1)[-1] == machine],
+        job_definitions=[jd for jd in found.job_definitions if jd.tags.get(TAG_FLOW) == tag],
+        schedules=[name for name in found.schedules if name == names.schedule(flow)],
+    )
 
 
 def plan_teardown(found: NamespaceResources, names: Names) -> Plan:
