@@ -131,6 +131,21 @@ def _catch(
     return sorted(refs)
 
 
+def _keep_for_inspection(
+    ds: FlowDatastore, graph: FlowGraph, spec: TaskSpec, flow: FlowSpec | None, params: Mapping[str, Any]
+) -> list[str]:
+    """A failed attempt's artifacts, as Metaflow keeps them: `Task.data` shows what the step had assigned. Best
+    effort: a value that cannot be stored must not hide the failure being recorded."""
+    if flow is None or spec.fallback is not None:
+        return []
+    try:
+        refs, _ = _persist(ds, graph, spec, flow, _own_artifacts(graph, spec, params))
+    except Exception as exc:
+        print(f"branchline: the failed task's artifacts were not stored: {exc}", file=sys.stderr)
+        return []
+    return sorted(refs)
+
+
 def _end_tracking(handle: task_run.TaskRunHandle | None, *, failed: bool) -> str | None:
     if handle is None:
         return None
@@ -192,6 +207,7 @@ def execute_task(
             artifacts, caught, error = _catch(ds, graph, spec, flow, error, params), error, None
         else:
             status = Status.FAILED
+            artifacts = _keep_for_inspection(ds, graph, spec, flow, params)
     record = TaskRecord(
         flow=spec.flow,
         run_id=spec.run_id,
