@@ -116,8 +116,20 @@ def _mark(target: Any, name: str) -> Any:
     return target
 
 
+DEFERRED = frozenset({"Config", "config_expr"})
+"""Names called in a class body (`config = Config(...)`): the call must not fail at import, the flow is refused."""
+
+
+class _Placeholder:
+    """What a deferred name's call returns; the flow that holds it is refused before anything runs."""
+
+    def __init__(self, name: str) -> None:
+        setattr(self, MARK, (name,))
+
+
 class UnsupportedName:
-    """What `from branchline import <unsupported>` gives: a decorator that marks, anything else that refuses."""
+    """What `from branchline import <unsupported>` gives: a decorator that marks, a value that waits to be refused,
+    or anything else that refuses when called."""
 
     def __init__(self, spec: Unsupported, *, decorator: bool) -> None:
         self.spec = spec
@@ -125,6 +137,8 @@ class UnsupportedName:
         self.__name__ = spec.name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.spec.name in DEFERRED:
+            return _Placeholder(self.spec.name)
         if not self.decorator:
             raise self.spec.error()
         if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
