@@ -42,7 +42,7 @@ class Side:
         if self.is_metaflow:
             return metaflow_env(self.root / ".metaflow-home", user)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BRANCHLINE_", "MLFLOW_", "METAFLOW_"))}
-        env.update(USER=user, LOGNAME=user, BRANCHLINE_TRACKING="0", PYTHONUNBUFFERED="1")
+        env.update(USER=user, LOGNAME=user, BRANCHLINE_TRACKING="0", PYTHONUNBUFFERED="1", COLUMNS="250")
         return env
 
     def write(self, name: str, source: str) -> Path:

@@ -26,12 +26,13 @@ from branchline.aws.deploy import delete_flow, deploy
 from branchline.aws.deploy.observe import state_machine_arns
 from branchline.aws.deploy.printer import print_plan
 from branchline.aws.deploy.project import current_git_sha
-from branchline.aws.deploy.settings import aws_settings
+from branchline.aws.deploy.settings import aws_settings, caller_account, check_account
 from branchline.aws.ops.trigger import NotDeployed, start_run, typed_params
 from branchline.aws.session import aws_errors, client
 from branchline.ci.inputs import choose_image, protect_production_image, upload_code_package
 from branchline.config import Config
 from branchline.graph.model import FlowGraph
+from branchline.images.codepkg import build_code_package, package_url
 from branchline.namespaces import Names
 from branchline.runtime.flow_cli import given_parameters, parameter_options, placement
 from branchline.runtime.launcher import flow_config
@@ -101,12 +102,18 @@ def build_group(flow_cls: type[FlowSpec], console: Console) -> click.Group:
         _say(console, f"Deploying {name} to AWS Step Functions (namespace {where.namespace})...")
         log = lambda line: _say(console, line)  # noqa: E731
         settings = aws_settings(config, where.namespace)
+        with aws_errors(f"deploy to {where.namespace}"):  # before the image is tagged or the code uploaded
+            check_account(settings, where.namespace, caller_account(client("sts")))
         chosen = choose_image(config, image=image, skip_image=False, log=log, production=where.is_production)
         if where.is_production and not dry_run:
             protect_production_image(config, chosen.reference, current_git_sha(config.root), log)
-        code = upload_code_package(config, names, settings.bucket, include=[flow_file.as_posix()])
+        include = [flow_file.as_posix()]  # Metaflow packages the flow file even when git does not track it yet
+        if dry_run:  # nothing is written: the package's address only
+            code_url = package_url(build_code_package(config.root, include), settings.bucket, names.s3_prefix())
+        else:
+            code_url = upload_code_package(config, names, settings.bucket, include=include).url
         graph = graph_from_class(flow_cls)
-        result = deploy(config, where.namespace, image=chosen.reference, code_package=code.url, dry_run=dry_run,
+        result = deploy(config, where.namespace, image=chosen.reference, code_package=code_url, dry_run=dry_run,
                         graphs=[(flow_file.as_posix(), graph)], max_concurrency=max_workers,
                         project_branch=where.branch_name)
         print_plan(result.plan, f"deploy {where.namespace}" + (" (dry run: nothing changed)" if dry_run else ""),

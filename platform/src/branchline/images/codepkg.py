@@ -82,6 +82,11 @@ def build_code_package(root: Path, include: Iterable[str] = ()) -> CodePackage:
     return pack(root, tracked_files(root, include))
 
 
+def package_url(package: CodePackage, bucket: str, prefix: str) -> str:
+    """Where `upload` puts the package: `s3://<bucket>/<prefix>/code/<sha>.tar.gz`."""
+    return f"s3://{bucket}/{prefix}/code/{package.name}"
+
+
 def upload(package: CodePackage, bucket: str, prefix: str, client=None) -> tuple[str, bool]:
     """Upload under `<prefix>/code/<sha>.tar.gz` unless it is there; returns (s3 url, uploaded?)."""
     from branchline.aws.session import client as aws_client
@@ -90,6 +95,6 @@ def upload(package: CodePackage, bucket: str, prefix: str, client=None) -> tuple
     storage = S3Storage(bucket, prefix, client=client or aws_client("s3"))
     key = f"code/{package.name}"
     if storage.exists(key):
-        return f"s3://{bucket}/{prefix}/{key}", False
+        return package_url(package, bucket, prefix), False
     storage.put_bytes(key, package.data)
-    return f"s3://{bucket}/{prefix}/{key}", True
+    return package_url(package, bucket, prefix), True
