@@ -68,7 +68,8 @@ OBSERVE = """
         "tasks": [[t.index, t.data.divide_failed is None, t.successful, t.finished, t.data.div, "x" in t.data,
                    t.current_attempt] for t in tasks],
         "caught_type": caught.type.rsplit(".", 1)[-1],
-        "caught_mentions_division": "division by zero" in str(caught) + repr(getattr(caught, "message", "")),
+        "caught_exception": caught.exception,
+        "caught_stacktrace": "ZeroDivisionError: division by zero" in caught.stacktrace,
     }))
 """
 

@@ -173,6 +173,9 @@ def test_create_trigger_list_runs_and_delete_a_users_deployment(sfn: Side) -> No
     assert f"run-id {run_id} SUCCEEDED" in listed
     assert "No runs" in sfn.run("sfntest.py", "step-functions", "list-runs", "--running").stdout
 
+    unknown = sfn.run("sfntest.py", "step-functions", "terminate", "no-such-run", check=False)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr and "no-such-run" in unknown.stderr
+
     deleted = sfn.run("sfntest.py", "step-functions", "delete").stdout
     assert "delete state machine" in deleted and "deregister job definition" in deleted
     assert _machine(sfn, "user-alice") is None

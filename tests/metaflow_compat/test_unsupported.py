@@ -92,7 +92,9 @@ def test_an_unsupported_feature_stops_the_flow_in_one_line(case: str, branchline
     assert not (branchline_side.root / ".branchline").exists(), "a refused flow wrote something"
 
 
-@pytest.mark.parametrize("command", ["argo-workflows", "airflow", "kubernetes", "card", "tag", "logs", "dump"])
+@pytest.mark.parametrize(
+    "command", ["argo-workflows", "airflow", "kubernetes", "card", "tag", "logs", "dump", "check", "version"]
+)
 def test_an_unsupported_command_says_what_to_use(command: str, branchline_side: Side) -> None:
     branchline_side.write("uses.py", STEP.format(name="retry", decorator="@retry"))
     proc = branchline_side.run("uses.py", command, "create", "--some-option", "x", check=False)

@@ -85,6 +85,9 @@ NAMES: dict[str, Unsupported] = {
         Unsupported("StepMutator", "StepMutator (custom step decorators)", "write the step's decorators out"),
         Unsupported("UserStepDecorator", "UserStepDecorator (custom step decorators)", "call a function in the step"),
         Unsupported("user_step_decorator", "user_step_decorator", "call a function in the step"),
+        Unsupported("parallel_map", "parallel_map", "use concurrent.futures in the step, or a foreach"),
+        Unsupported("parallel_imap_unordered", "parallel_imap_unordered", "use concurrent.futures in the step"),
+        Unsupported("profile", "profile", "time the block with time.perf_counter()"),
     )
 }
 """Other top-level names: refused when a flow imports them, and when called."""
@@ -106,6 +109,12 @@ COMMANDS: dict[str, Unsupported] = {
                     "read Task('Flow/run/step/task').stdout, or branchline logs --step STEP for a deployed run"),
         Unsupported("dump", "the dump command", "read Run('Flow/run')['step'].task.data in Python"),
         Unsupported("package", "the package command", "branchline builds code packages when it deploys"),
+        Unsupported("check", "the check command", "the graph is checked before every run: python FLOW.py show"),
+        Unsupported("output-dot", "the output-dot command", "python FLOW.py show prints the graph"),
+        Unsupported("output-raw", "the output-raw command", "python FLOW.py show prints the graph"),
+        Unsupported("spin", "the spin command", "re-run a step of an earlier run: python FLOW.py resume RUN --step S"),
+        Unsupported("spot-metadata", "the spot-metadata command", "steps run on AWS Batch, not Kubernetes"),
+        Unsupported("version", "the version command", "pip show branchline"),
     )
 }
 """Flow-file commands (`python flow.py <command>`) branchline does not have."""

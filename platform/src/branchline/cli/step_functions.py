@@ -1,4 +1,4 @@
-"""`python flow.py step-functions create|trigger|list-runs|delete`: Metaflow's commands, on branchline's deployer.
+"""`python flow.py step-functions create|trigger|list-runs|terminate|delete`: Metaflow's commands, deployed.
 
 Each is `branchline deploy / trigger / status / teardown` for this one flow, in the namespace the flow's options
 choose (the same names as everywhere: `user-<name>` by default, the branch's with `--branch`, `prod` with
@@ -27,10 +27,12 @@ from branchline.aws.deploy.observe import state_machine_arns
 from branchline.aws.deploy.printer import print_plan
 from branchline.aws.deploy.project import current_git_sha
 from branchline.aws.deploy.settings import aws_settings, caller_account, check_account
-from branchline.aws.ops.trigger import NotDeployed, start_run, typed_params
+from branchline.aws.ops.status import execution_arn_for
+from branchline.aws.ops.trigger import NotDeployed, alias_arn, start_run, typed_params
 from branchline.aws.session import aws_errors, client
 from branchline.ci.inputs import choose_image, protect_production_image, upload_code_package
 from branchline.config import Config
+from branchline.errors import FlowError
 from branchline.graph.model import FlowGraph
 from branchline.images.codepkg import build_code_package, package_url
 from branchline.namespaces import Names
@@ -164,6 +166,22 @@ def build_group(flow_cls: type[FlowSpec], console: Console) -> click.Group:
                 f"Workflow {escape(names.state_machine(name))} run-id [bold]{escape(execution['name'])}[/] "
                 f"{execution['status']} started {_time(execution['startDate'])}"
                 + (f", ended {_time(stopped)}" if stopped else ""), soft_wrap=True)
+
+    @group.command(help="Stop a run of the deployed flow.")
+    @_branch_options
+    @click.argument("run_id")
+    def terminate(branch: str | None, production: bool, run_id: str) -> None:
+        where, config, _ = _where(flow_cls, branch, production)
+        names = Names(config.project, where.namespace)
+        sfn = client("stepfunctions")
+        with aws_errors(f"terminate {name}/{run_id} in {where.namespace}"):
+            arn = execution_arn_for(alias_arn(client, names, name).rsplit(":", 1)[0], run_id)
+            try:
+                sfn.stop_execution(executionArn=arn, cause="step-functions terminate")
+            except sfn.exceptions.ExecutionDoesNotExist:
+                raise FlowError(f"no run {run_id} of {name} in namespace {where.namespace}",
+                                hint="list its runs: python FLOW.py step-functions list-runs") from None
+        _say(console, f"Run {name}/{run_id} terminated on AWS Step Functions.")
 
     @group.command(help="Delete the flow's deployment (state machine, job definitions, schedule); runs' data stay.")
     @_branch_options
