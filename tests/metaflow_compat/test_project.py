@@ -3,6 +3,8 @@ line when `@project` and `[tool.branchline] project` disagree."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from branchline.authoring.project import ProjectSpec, agreed_project, branchline_project, place
@@ -113,3 +115,21 @@ def test_a_hostile_branch_runs_in_its_own_namespace(branchline_side: Side) -> No
     assert f"branch test.{HOSTILE} namespace {namespace} deployment other-project-{namespace}-ProjectFlow" in out
     assert (branchline_side.root / ".branchline" / "datastore" / namespace / "runs" / "ProjectFlow").is_dir()
     assert not (branchline_side.root / "hi").exists()
+
+
+def test_branchline_deploy_refuses_a_project_flow_that_disagrees(branchline_side: Side) -> None:
+    """`branchline deploy` (every flow of the project) names resources by the configured project: a `@project`
+    flow of another name is refused before anything is deployed."""
+    from branchline.aws.deploy.project import load_flows
+    from branchline.config import load_config
+
+    (branchline_side.root / "flows").mkdir()
+    branchline_side.write("flows/project_flow.py", FLOW)
+    (branchline_side.root / "pyproject.toml").write_text(
+        '[tool.branchline]\nproject = "compat"\nflows = ["flows/project_flow.py"]\n')
+    disagree = re.escape("@project(name='other_project') and [tool.branchline] project = 'compat'")
+    with pytest.raises(BranchlineError, match=disagree):
+        load_flows(load_config(branchline_side.root))
+    (branchline_side.root / "pyproject.toml").write_text(
+        '[tool.branchline]\nproject = "other-project"\nflows = ["flows/project_flow.py"]\n')
+    assert [g.project for _, g in load_flows(load_config(branchline_side.root))] == ["other_project"]

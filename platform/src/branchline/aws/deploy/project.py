@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from branchline.authoring.project import ProjectSpec, agreed_project
 from branchline.config import Config
 from branchline.errors import ConfigError, FlowError
 from branchline.graph.model import FlowGraph
@@ -30,8 +31,11 @@ def flow_files(config: Config) -> list[Path]:
 def load_flows(config: Config, only: Sequence[str] | None = None) -> list[tuple[str, FlowGraph]]:
     """(flow file relative to the root, graph) of every flow, or of the flow classes named in `only`."""
     graphs = []
+    where = str(config.source or config.root / "pyproject.toml")
     for path in flow_files(config):
         graph = graph_from_file(path)
+        if graph.project is not None:  # the deployed names use the project's name: @project must agree with it
+            agreed_project(ProjectSpec(graph.project), config.project, where)
         graphs.append((path.relative_to(config.root).as_posix(), graph))
     if only:
         known = {g.name for _, g in graphs}
