@@ -2,10 +2,10 @@
 
     python benchmarks/bench_local_runtime.py [--repeat 5] [--metaflow-version 2.19.39]
 
-Metaflow is installed from PyPI into its own virtual environment (.cache/bench-metaflow) the first
-time. Each flow is written twice, identical but for the import line. Prints a table: wall time of a
-2-step flow (start-up: interpreter, imports, tracking, first task), a 6-step linear flow, foreach
-fan-outs of 2 and 32 trivial tasks, and the marginal cost of each further task.
+Metaflow is installed from the package index into its own virtual environment (the test bed's cache,
+shared with tests/metaflow_compat) the first time. Each flow is written twice, identical but for the import
+line. Prints a table: wall time of a 2-step flow (start-up: interpreter, imports, tracking, first task),
+a 6-step linear flow, foreach fan-outs of 2 and 32 trivial tasks, and the marginal cost of each further task.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / ".cache" / "bench-metaflow"
+sys.path.insert(0, str(REPO))
+
+from tests.metaflow_compat.reference import METAFLOW_VERSION, metaflow_python  # noqa: E402
 
 TWO_STEP = """
 class TwoStep(FlowSpec):
@@ -93,14 +95,6 @@ def write_flow(directory: Path, name: str, body: str, framework: str) -> Path:
     return path
 
 
-def metaflow_python(version: str) -> Path:
-    python = CACHE / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(CACHE)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"metaflow=={version}"], check=True)
-    return python
-
-
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -113,7 +107,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--metaflow-version", default="2.19.39")
+    parser.add_argument("--metaflow-version", default=METAFLOW_VERSION)
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--tracking", choices=["on", "off"], default="on", help="branchline's MLflow tracking")
     args = parser.parse_args()
