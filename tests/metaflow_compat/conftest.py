@@ -6,21 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import in_ci
+from tests.conftest import _require
 from tests.metaflow_compat.harness import Side, branchline_python, make_side
 from tests.metaflow_compat.reference import metaflow_python
-from tests.testbed.procs import TestbedUnavailable
 
 
 @pytest.fixture(scope="session")
 def metaflow_interpreter() -> Path:
-    """Metaflow 2.19's interpreter (installed once into the test bed's cache)."""
-    try:
-        return metaflow_python()
-    except TestbedUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"Metaflow could not be installed in CI (must not be skipped): {exc}", pytrace=False)
-        pytest.skip(f"Metaflow could not be installed: {exc}")
+    """Metaflow 2.19's interpreter (installed once into the test bed's cache; in CI, failing to install fails)."""
+    return _require(metaflow_python)
 
 
 def sides_in(root: Path, metaflow: Path) -> dict[str, Side]:

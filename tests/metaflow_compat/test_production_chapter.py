@@ -26,124 +26,12 @@ import pytest
 from branchline.namespaces import Names, namespace_for_branch
 from tests.e2e import project as proj
 from tests.e2e.path import EndToEnd, client
+from tests.metaflow_compat.chapter import DAILY_FLOW, FIRST_FLOW, NAMESPACE_FLOW, SECOND_FLOW, SFN_TEST_FLOW
 from tests.metaflow_compat.harness import Side, branchline_python
 from tests.testbed.aws import wait_execution
 from tests.testbed.bed import Testbed
 
 pytestmark = [pytest.mark.docker, pytest.mark.moto, pytest.mark.slow, pytest.mark.timeout(900)]
-
-NAMESPACE_FLOW = """
-    from metaflow import FlowSpec, step, get_namespace
-
-
-    class NamespaceFlow(FlowSpec):
-
-        @step
-        def start(self):
-            print('my namespace is', get_namespace())
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
-
-    if __name__ == '__main__':
-        NamespaceFlow()
-"""
-
-FIRST_FLOW = """
-    from metaflow import FlowSpec, step, project
-
-
-    @project(name='PROJECT')
-    class FirstFlow(FlowSpec):
-
-        @step
-        def start(self):
-            self.model = 'this is a demo model'
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
-
-    if __name__ == '__main__':
-        FirstFlow()
-"""
-
-SECOND_FLOW = """
-    from metaflow import FlowSpec, Flow, step, project
-
-
-    @project(name='PROJECT')
-    class SecondFlow(FlowSpec):
-
-        @step
-        def start(self):
-            self.model = Flow('FirstFlow').latest_run.data.model
-            print('model:', self.model)
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
-
-    if __name__ == '__main__':
-        SecondFlow()
-"""
-
-SFN_TEST_FLOW = """
-    from metaflow import FlowSpec, Parameter, step
-
-
-    class SFNTestFlow(FlowSpec):
-
-        num = Parameter('num',
-                        help="Give a number",
-                        default=1)
-
-        @step
-        def start(self):
-            print("The number defined as a parameter is", self.num)
-            self.next(self.end)
-
-        @step
-        def end(self):
-            print('done!')
-
-
-    if __name__ == '__main__':
-        SFNTestFlow()
-"""
-
-DAILY_FLOW = """
-    from metaflow import FlowSpec, Parameter, step, schedule
-
-
-    @schedule(daily=True)
-    class DailySFNTestFlow(FlowSpec):
-
-        num = Parameter('num',
-                        help="Give a number",
-                        default=1)
-
-        @step
-        def start(self):
-            print("The number defined as a parameter is", self.num)
-            self.next(self.end)
-
-        @step
-        def end(self):
-            print('done!')
-
-
-    if __name__ == '__main__':
-        DailySFNTestFlow()
-"""
-
 
 @pytest.fixture
 def bed(tmp_path: Path, moto_server_docker: str, docker_engine: str, local_registry: str, base_image: str,

@@ -18,6 +18,7 @@ import pytest
 
 from branchline.namespaces import Names, namespace_for_branch
 from tests.e2e.path import client, create_infra
+from tests.metaflow_compat.chapter import DAILY_FLOW, SFN_TEST_FLOW
 from tests.metaflow_compat.harness import Side, branchline_python, make_side
 from tests.testbed.aws import wait_execution
 
@@ -26,27 +27,6 @@ pytestmark = pytest.mark.moto
 DIGEST = "sha256:" + "ab" * 32
 DEV_ACCOUNT = "123456789012"  # moto's default account: the credentials of these tests
 PROD_ACCOUNT = "222222222222"
-
-SFN_TEST_FLOW = """
-    from metaflow import FlowSpec, Parameter, step
-
-
-    class SFNTestFlow(FlowSpec):
-        num = Parameter("num", help="Give a number", default=1)
-
-        @step
-        def start(self):
-            print("The number defined as a parameter is", self.num)
-            self.next(self.end)
-
-        @step
-        def end(self):
-            print("done!")
-
-
-    if __name__ == "__main__":
-        SFNTestFlow()
-"""
 
 FAN_FLOW = """
     from metaflow import FlowSpec, step
@@ -75,27 +55,7 @@ FAN_FLOW = """
         FanFlow()
 """
 
-DAILY_FLOW = """
-    from metaflow import FlowSpec, Parameter, schedule, step
-
-
-    @schedule(daily=True, timezone="Europe/Paris")
-    class DailySFNTestFlow(FlowSpec):
-        num = Parameter("num", help="Give a number", default=1)
-
-        @step
-        def start(self):
-            print("The number defined as a parameter is", self.num)
-            self.next(self.end)
-
-        @step
-        def end(self):
-            print("done!")
-
-
-    if __name__ == "__main__":
-        DailySFNTestFlow()
-"""
+DAILY_IN_PARIS = DAILY_FLOW.replace("@schedule(daily=True)", "@schedule(daily=True, timezone='Europe/Paris')")
 
 
 def _git(root: Path, *args: str) -> None:
@@ -127,7 +87,7 @@ image_repository = "127.0.0.1:1/{prefix}-step"
 production_image_repository = "127.0.0.1:1/{prefix}-prod"
 """)
     side.write("sfntest.py", SFN_TEST_FLOW)
-    side.write("dailysfntest.py", DAILY_FLOW)
+    side.write("dailysfntest.py", DAILY_IN_PARIS)
     side.write("fan.py", FAN_FLOW)
     _git(side.root, "init", "-q")
     _git(side.root, "add", "-A")
