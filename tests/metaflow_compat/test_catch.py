@@ -85,6 +85,7 @@ def divided(tmp_path_factory: pytest.TempPathFactory, metaflow_interpreter: Path
     return runs
 
 
+@pytest.mark.slow
 def test_the_foreach_example_gives_metaflows_result(divided: dict[str, tuple[Side, str]]) -> None:
     shown = {name: side.observe(OBSERVE) for name, (side, _) in divided.items()}
     assert shown["branchline"] == shown["metaflow"]
@@ -94,6 +95,7 @@ def test_the_foreach_example_gives_metaflows_result(divided: dict[str, tuple[Sid
                                             [2, True, True, True, 2, True, 0]]
 
 
+@pytest.mark.slow
 def test_local_retries_start_at_once_and_say_where_the_wait_applies(divided: dict[str, tuple[Side, str]]) -> None:
     _, out = divided["branchline"]
     line = "retry divide/0-0: attempt 2/3 now (no wait here; on AWS Batch it waits 2 min: minutes_between_retries)"

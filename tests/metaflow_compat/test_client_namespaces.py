@@ -16,6 +16,8 @@ import pytest
 from tests.metaflow_compat.conftest import sides_in
 from tests.metaflow_compat.harness import Side
 
+pytestmark = pytest.mark.slow  # each side runs its flows as processes; Metaflow's take seconds each
+
 NUMBER_FLOW = """
     from metaflow import FlowSpec, Parameter, current, get_namespace, step
 
