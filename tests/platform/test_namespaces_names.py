@@ -224,7 +224,7 @@ def test_mlflow_tags() -> None:
         "mlflow.source.git.branch": "feature/x",
         "branchline.git_sha": "abc123",
         "mlflow.source.git.commit": "abc123",
-        "branchline.pr": "42",
+        "branchline.pr_number": "42",
     }
     assert set(names.mlflow_tags()) == {"branchline.project", "branchline.namespace"}
     assert names.mlflow_tags(branch="x" * 9000)["branchline.branch"] != names.mlflow_tags(branch="x" * 8999)[

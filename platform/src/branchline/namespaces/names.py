@@ -22,20 +22,20 @@ from branchline.namespaces.limits import (
     STEP_FUNCTIONS,
     NameRule,
 )
+from branchline.namespaces.mlflow_tags import (
+    BRANCH_TAG,
+    FLOW_TAG,
+    GIT_SHA_TAG,
+    NAMESPACE_TAG,
+    PR_NUMBER_TAG,
+    PROJECT_TAG,
+    SOURCE_GIT_BRANCH_TAG,
+    SOURCE_GIT_COMMIT_TAG,
+)
 from branchline.namespaces.tags import TAG_FLOW, TAG_GIT_SHA, TAG_NAMESPACE, TAG_PROJECT
 from branchline.namespaces.text import fit_name, with_hash
 
 _PROJECT = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{PROJECT_MAX_LENGTH - 1}}}")
-
-
-MLFLOW_TAG_PROJECT = "branchline.project"
-MLFLOW_TAG_NAMESPACE = "branchline.namespace"
-MLFLOW_TAG_FLOW = "branchline.flow"
-MLFLOW_TAG_BRANCH = "branchline.branch"
-MLFLOW_TAG_GIT_SHA = "branchline.git_sha"
-MLFLOW_TAG_PR = "branchline.pr"
-MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
-MLFLOW_GIT_BRANCH = "mlflow.source.git.branch"
 
 
 def reserved_segments(project: str) -> list[str]:
@@ -154,17 +154,17 @@ class Names:
         pr_number: int | str | None = None,
     ) -> dict[str, str]:
         """MLflow run tags; the git ones also fill MLflow's own `mlflow.source.git.*` tags for its UI."""
-        tags = {MLFLOW_TAG_PROJECT: self.project, MLFLOW_TAG_NAMESPACE: self.namespace}
+        tags = {PROJECT_TAG: self.project, NAMESPACE_TAG: self.namespace}
         if flow is not None:
-            tags[MLFLOW_TAG_FLOW] = _capped(_given(flow, "flow name"), MLFLOW_TAG_VALUE_MAX_LENGTH)
+            tags[FLOW_TAG] = _capped(_given(flow, "flow name"), MLFLOW_TAG_VALUE_MAX_LENGTH)
         if branch is not None:
             branch = _capped(_given(branch, "branch name"), MLFLOW_TAG_VALUE_MAX_LENGTH)
-            tags[MLFLOW_TAG_BRANCH] = tags[MLFLOW_GIT_BRANCH] = branch
+            tags[BRANCH_TAG] = tags[SOURCE_GIT_BRANCH_TAG] = branch
         if git_sha is not None:
             sha = _capped(_given(git_sha, "git sha"), MLFLOW_TAG_VALUE_MAX_LENGTH)
-            tags[MLFLOW_TAG_GIT_SHA] = tags[MLFLOW_GIT_COMMIT] = sha
+            tags[GIT_SHA_TAG] = tags[SOURCE_GIT_COMMIT_TAG] = sha
         if pr_number is not None:
-            tags[MLFLOW_TAG_PR] = _pr(pr_number)
+            tags[PR_NUMBER_TAG] = _pr(pr_number)
         return tags
 
 

@@ -1,0 +1,108 @@
+"""The keys of the MLflow tags branchline writes and reads: the one place they are spelled.
+
+A flow run is one MLflow parent run (`ROLE_TAG` = `ROLE_FLOW`) with a nested run per task (`ROLE_TASK`,
+`PARENT_RUN_TAG`); both carry the run's identity (`NAMESPACE_TAG`, `RUN_ID_TAG`), which is what the gate
+trusts. Data checks tag the run that validated (`check_success_tag`, `check_failed_tag`); a registered model
+version carries the run's identity under short names (`VERSION_TAGS`); the gate marks versions and the
+registered model (`GATE_*_TAG`, `PREVIOUS_CHAMPION_TAG`). Values are made in `tracking.tags` (runs),
+`tracking.models` (versions), `checks.record` and `gate.promote`. (AWS tag keys are another vocabulary:
+`namespaces.tags`.)
+"""
+
+from __future__ import annotations
+
+# ----- MLflow's own keys (its UI reads them)
+PARENT_RUN_TAG = "mlflow.parentRunId"
+SOURCE_GIT_COMMIT_TAG = "mlflow.source.git.commit"
+SOURCE_GIT_BRANCH_TAG = "mlflow.source.git.branch"
+SOURCE_NAME_TAG = "mlflow.source.name"
+SOURCE_TYPE_TAG = "mlflow.source.type"
+
+# ----- on a flow's parent run and on each task run
+NAMESPACE_TAG = "branchline.namespace"
+RUN_ID_TAG = "branchline.run_id"
+"""the branchline run id (not MLflow's): with the namespace, what ties a run to one flow run"""
+FLOW_TAG = "branchline.flow"
+PROJECT_TAG = "branchline.project"
+GIT_SHA_TAG = "branchline.git_sha"
+BRANCH_TAG = "branchline.branch"
+GIT_DIRTY_TAG = "branchline.git_dirty"
+PR_NUMBER_TAG = "branchline.pr_number"
+CI_EVENT_TAG = "branchline.ci_event"
+IMAGE_TAG = "branchline.image"
+EXECUTION_ARN_TAG = "branchline.execution_arn"
+ORIGIN_RUN_ID_TAG = "branchline.origin_run_id"
+ROLE_TAG = "branchline.role"
+ROLE_FLOW = "flow"
+"""the value of `ROLE_TAG` on a flow's parent run"""
+ROLE_TASK = "task"
+"""the value of `ROLE_TAG` on a task's nested run"""
+
+# ----- on a task run only
+STEP_TAG = "branchline.step"
+TASK_ID_TAG = "branchline.task_id"
+ATTEMPT_TAG = "branchline.attempt"
+BATCH_JOB_ID_TAG = "branchline.batch_job_id"
+ARTIFACTS_TAG = "branchline.artifacts"
+FOREACH_NUM_SPLITS_TAG = "branchline.foreach_num_splits"
+CLONED_FROM_TAG = "branchline.cloned_from"
+ERROR_TAG = "branchline.error"
+
+TASK_INHERITED_TAGS = (
+    NAMESPACE_TAG,
+    RUN_ID_TAG,
+    FLOW_TAG,
+    PROJECT_TAG,
+    GIT_SHA_TAG,
+    BRANCH_TAG,
+    PR_NUMBER_TAG,
+    IMAGE_TAG,
+    EXECUTION_ARN_TAG,
+    SOURCE_GIT_COMMIT_TAG,
+)
+"""the parent run's tags a task run carries too"""
+
+# ----- data checks, on the run that validated (the gate folds them per suite)
+CHECKS_TAG_PREFIX = "branchline.checks."
+_SUCCESS, _FAILED = ".success", ".failed"
+
+
+def check_success_tag(suite: str) -> str:
+    """`branchline.checks.<suite>.success`: "true" or "false"."""
+    return f"{CHECKS_TAG_PREFIX}{suite}{_SUCCESS}"
+
+
+def check_failed_tag(suite: str) -> str:
+    """`branchline.checks.<suite>.failed`: how many expectations failed."""
+    return f"{CHECKS_TAG_PREFIX}{suite}{_FAILED}"
+
+
+def check_suite_of(key: str) -> str | None:
+    """The suite of a `check_success_tag` key; None for any other key."""
+    if key.startswith(CHECKS_TAG_PREFIX) and key.endswith(_SUCCESS):
+        return key[len(CHECKS_TAG_PREFIX) : -len(_SUCCESS)]
+    return None
+
+
+# ----- on a registered model version: the run's identity under short names
+VERSION_TAGS = {
+    NAMESPACE_TAG: "namespace",
+    RUN_ID_TAG: "run_id",
+    FLOW_TAG: "flow",
+    STEP_TAG: "step",
+    TASK_ID_TAG: "task_id",
+    GIT_SHA_TAG: "git_sha",
+    BRANCH_TAG: "branch",
+    PR_NUMBER_TAG: "pr_number",
+    IMAGE_TAG: "image",
+}
+"""run tag key -> the version tag it is copied to (`tracking.models.register_model`)"""
+VERSION_NAMESPACE_TAG = VERSION_TAGS[NAMESPACE_TAG]
+
+# ----- the gate's marks, on a model version and on the registered model
+GATE_VERDICT_TAG = "branchline.gate"
+"""on a version: passed / failed / rolled_back"""
+GATE_SUMMARY_TAG = "branchline.gate.summary"
+PREVIOUS_CHAMPION_TAG = "branchline.previous_champion"
+"""on the promoted version and the registered model: the version `champion` replaced"""
+ROLLED_BACK_FROM_TAG = "branchline.rolled_back_from"
