@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from branchline.config import load_config  # noqa: E402
 from branchline.gate import run_gate  # noqa: E402
+from branchline.tracking.connect import TrackingSession  # noqa: E402
 from branchline.tracking.evidence import record_task_evidence  # noqa: E402
 from tests.gate.mlstate import FLOW, client, datastore, make_project, record_flow_run  # noqa: E402
 
@@ -43,12 +44,12 @@ def main() -> int:
         identity = {"branchline.namespace": "prod", "branchline.run_id": run.run_id, "mlflow.parentRunId": run.parent}
         extra = [c.create_run(experiment, tags=identity, run_name=f"train/0-{i}").info.run_id
                  for i in range(args.tasks)]  # fmt: skip
-        ds = datastore(project, "prod")
+        ds, session = datastore(project, "prod"), TrackingSession(c, uri)
         per_task = []
         for _ in range(args.repeat):
             for i, task in enumerate(extra):
                 start = time.perf_counter()
-                record_task_evidence(c, uri, ds, flow=FLOW, run_id=run.run_id, step="train", task_id=f"0-{i}",
+                record_task_evidence(session, ds, flow=FLOW, run_id=run.run_id, step="train", task_id=f"0-{i}",
                                      task_run_id=task)  # fmt: skip
                 per_task.append(time.perf_counter() - start)
         gate_times = []

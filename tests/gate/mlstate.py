@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from branchline.checks.result import failed_tag, success_tag
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage
+from branchline.namespaces.mlflow_tags import check_failed_tag as failed_tag
+from branchline.namespaces.mlflow_tags import check_success_tag as success_tag
+from branchline.tracking.connect import TrackingSession
 from branchline.tracking.evidence import record_task_evidence
 from branchline.tracking.tags import experiment_name, registered_model_name
 
@@ -164,8 +166,8 @@ def record_flow_run(
     if evidence:
         ds = datastore(project, namespace)
         for step, task in tasks.items():
-            record_task_evidence(c, project.uri, ds, flow=FLOW, run_id=run_id, step=step, task_id="1",
-                                 task_run_id=task)  # fmt: skip
+            record_task_evidence(TrackingSession(c, project.uri), ds, flow=FLOW, run_id=run_id, step=step,
+                                 task_id="1", task_run_id=task)  # fmt: skip
     return FlowRun(run_id, parent, tasks, version)
 
 

@@ -46,7 +46,7 @@ def open_parent(ds: FlowDatastore, project: str, uri: str, **doc: Any) -> dict[s
 
     run_doc = make_run_doc(project, **doc)
     ds.write_run("TrainFlow", "r1", run_doc)
-    return _open_parent(connect(uri), uri, ds, run_doc, project)
+    return _open_parent(connect(uri), ds, run_doc, project)
 
 
 def test_step_that_never_imports_mlflow_costs_no_import(ds: FlowDatastore, project: str, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from branchline.checks import gx_run, record
 from branchline.checks.result import CheckResult, DataChecksFailed, check_suite_name, summarise
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,8 +27,6 @@ def validate(
     `checks/<suite>.json|html` and the run is tagged `branchline.checks.<suite>.success|failed`, which
     is what the promotion gate reads. Raises DataChecksFailed unless `raise_on_failure=False`.
     """
-    from branchline.checks import gx_run, record
-
     check_suite_name(suite)
     gx_dir = gx_run.find_gx_dir(context_root)
     validation = gx_run.run_suite(df, gx_run.load_suite(gx_dir, suite))

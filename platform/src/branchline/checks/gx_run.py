@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from branchline.checks.result import ChecksError
+from branchline.config import find_project_root
 
 GX_DIR = "gx"
 CONFIG_FILE = "great_expectations.yml"
@@ -28,8 +29,6 @@ class Validation:
 
 def find_gx_dir(context_root: Path | None = None) -> Path:
     """The GX context directory: `context_root` itself or its `gx/`, else `gx/` of its enclosing project."""
-    from branchline.config import find_project_root
-
     root = Path(context_root or Path.cwd()).resolve()
     for candidate in (root, root / GX_DIR, find_project_root(root) / GX_DIR):
         if (candidate / CONFIG_FILE).is_file():

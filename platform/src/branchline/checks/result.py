@@ -12,21 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branchline.errors import BranchlineError
-from branchline.tracking.tags import CHECKS_TAG_PREFIX
 
 SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 MAX_SHOWN_VALUES = 5
-
-# tag keys on the MLflow run that validated the data; the gate reads them back
-TAG_PREFIX = CHECKS_TAG_PREFIX  # defined with the other MLflow tag keys (the tracking layer reads it too)
-
-
-def success_tag(suite: str) -> str:
-    return f"{TAG_PREFIX}{suite}.success"
-
-
-def failed_tag(suite: str) -> str:
-    return f"{TAG_PREFIX}{suite}.failed"
 
 
 class ChecksError(BranchlineError):

@@ -21,29 +21,28 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from branchline.checks.result import TAG_PREFIX
 from branchline.errors import BranchlineError
 from branchline.gate.decision import CheckOutcome
 from branchline.namespaces import NamespaceError, is_production, validate_namespace
-from branchline.tracking.connect import call, maybe
-from branchline.tracking.tags import (
+from branchline.namespaces.mlflow_tags import (
     NAMESPACE_TAG,
-    PARENT_TAG,
+    PARENT_RUN_TAG,
+    ROLE_FLOW,
     ROLE_TAG,
     RUN_ID_TAG,
-    experiment_name,
-    identity,
-    registered_model_name,
+    VERSION_NAMESPACE_TAG,
+    check_failed_tag,
+    check_suite_of,
 )
+from branchline.tracking.connect import TrackingSession
+from branchline.tracking.tags import experiment_name, identity, registered_model_name
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
-    from mlflow.tracking import MlflowClient
 
 MAX_NESTED_RUNS = 50_000  # read in pages of 1,000; a foreach of thousands of tasks is still read in full
 CLOCK_SKEW_MS = 10 * 60 * 1000
-VERSION_NAMESPACE_TAG = "namespace"  # the short name register_model copies onto the version
 
 class EvidenceError(BranchlineError):
     """The gate cannot find what it must judge (no such run, no model version, ...)."""
@@ -122,10 +121,10 @@ def checks_from_runs(runs: Iterable[tuple[str, dict[str, str]]]) -> dict[str, Ch
     found: dict[str, CheckOutcome] = {}
     for name, tags in runs:
         for key, value in tags.items():
-            if not (key.startswith(TAG_PREFIX) and key.endswith(".success")):
+            suite = check_suite_of(key)
+            if suite is None:
                 continue
-            suite = key[len(TAG_PREFIX) : -len(".success")]
-            failed = _int(tags.get(f"{TAG_PREFIX}{suite}.failed"))
+            failed = _int(tags.get(check_failed_tag(suite)))
             ok = value.strip().lower() == "true"
             before = found.get(suite)
             if before is None:
@@ -256,18 +255,18 @@ def _outcome(value: tuple[bool, int] | None) -> str:
 
 
 # ----- MLflow reads
-def get_run(client: MlflowClient, uri: str, run_id: str) -> Run | None:
-    return maybe(uri, f"read run {run_id}", client.get_run, run_id)
+def get_run(session: TrackingSession, run_id: str) -> Run | None:
+    return session.maybe(f"read run {run_id}", session.client.get_run, run_id)
 
 
-def flow_run_of(client: MlflowClient, uri: str, run: Run) -> Run:
+def flow_run_of(session: TrackingSession, run: Run) -> Run:
     """Walk `mlflow.parentRunId` up to the flow's run (role `flow`) or the top-most run."""
     seen = {run.info.run_id}
-    while run.data.tags.get(ROLE_TAG) != "flow":
-        parent_id = run.data.tags.get(PARENT_TAG)
+    while run.data.tags.get(ROLE_TAG) != ROLE_FLOW:
+        parent_id = run.data.tags.get(PARENT_RUN_TAG)
         if not parent_id or parent_id in seen:
             break
-        parent = get_run(client, uri, parent_id)
+        parent = get_run(session, parent_id)
         if parent is None:
             break
         seen.add(parent_id)
@@ -276,7 +275,7 @@ def flow_run_of(client: MlflowClient, uri: str, run: Run) -> Run:
 
 
 def find_flow_run(
-    client: MlflowClient, uri: str, *, project: str, flow: str, run_id: str, namespace: str | None
+    session: TrackingSession, *, project: str, flow: str, run_id: str, namespace: str | None
 ) -> Run:
     """The MLflow parent run of flow run `run_id` (a branchline run id, or an MLflow run id).
 
@@ -286,14 +285,13 @@ def find_flow_run(
     names = [experiment_name(project, flow, namespace or "prod")]
     names.append(next(n for n in (experiment_name(project, flow, x) for x in ("prod", None)) if n != names[0]))
     for name in names:
-        experiment = call(uri, "look up the experiment", client.get_experiment_by_name, name)
+        experiment = session.call("look up the experiment", session.client.get_experiment_by_name, name)
         if experiment is None:
             continue
-        query = f"tags.`{RUN_ID_TAG}` = '{_quote(run_id)}' and tags.`{ROLE_TAG}` = 'flow'"
-        found = call(
-            uri,
+        query = f"tags.`{RUN_ID_TAG}` = '{_quote(run_id)}' and tags.`{ROLE_TAG}` = '{ROLE_FLOW}'"
+        found = session.call(
             "search runs",
-            client.search_runs,
+            session.client.search_runs,
             [experiment.experiment_id],
             filter_string=query,
             max_results=20,
@@ -303,16 +301,16 @@ def find_flow_run(
         same = [r for r in found if namespace and r.data.tags.get(NAMESPACE_TAG) == namespace]
         if same or found:
             return (same or found)[0]
-    direct = get_run(client, uri, run_id) if _looks_like_mlflow_id(run_id) else None
+    direct = get_run(session, run_id) if _looks_like_mlflow_id(run_id) else None
     if direct is not None:
-        return flow_run_of(client, uri, direct)
+        return flow_run_of(session, direct)
     raise EvidenceError(
-        f"no MLflow run of {flow} run {run_id} in experiment {' or '.join(names)} on {uri}",
+        f"no MLflow run of {flow} run {run_id} in experiment {' or '.join(names)} on {session.uri}",
         hint="check --run-id (a branchline run id as printed by `run`, or an MLflow run id) and the tracking URI",
     )
 
 
-def flow_tree(client: MlflowClient, uri: str, flow_run: Run, *, project: str, flow: str) -> FlowTree:
+def flow_tree(session: TrackingSession, flow_run: Run, *, project: str, flow: str) -> FlowTree:
     """The flow run's own runs, after checking its identity and where it lives.
 
     MLflow cannot search tags with IN, so one paged search reads every nested run of the experiment
@@ -321,7 +319,7 @@ def flow_tree(client: MlflowClient, uri: str, flow_run: Run, *, project: str, fl
     label = f"flow run {flow_run.info.run_name or flow_run.info.run_id} (MLflow run {flow_run.info.run_id})"
     namespace, run_id = flow_identity(dict(flow_run.data.tags), label)
     if is_production(namespace):
-        experiment = call(uri, "read the experiment", client.get_experiment, flow_run.info.experiment_id)
+        experiment = session.call("read the experiment", session.client.get_experiment, flow_run.info.experiment_id)
         expected = experiment_name(project, flow, namespace)
         if experiment.name != expected:
             raise ProvenanceError(
@@ -329,25 +327,24 @@ def flow_tree(client: MlflowClient, uri: str, flow_run: Run, *, project: str, fl
                 f"{expected!r}: production's runs are written only in production's experiment",
             )
     since = max(0, (flow_run.info.start_time or 0) - CLOCK_SKEW_MS)
-    query = f"attributes.start_time >= {since} and tags.`{PARENT_TAG}` LIKE '%'"
+    query = f"attributes.start_time >= {since} and tags.`{PARENT_RUN_TAG}` LIKE '%'"
     children: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
     by_id: dict[str, Run] = {}
-    for run in _search_all(client, uri, flow_run.info.experiment_id, query):
+    for run in _search_all(session, flow_run.info.experiment_id, query):
         by_id[run.info.run_id] = run
         entry = (run.info.run_id, run.info.run_name or run.info.run_id, dict(run.data.tags))
-        children.setdefault(run.data.tags.get(PARENT_TAG, ""), []).append(entry)
+        children.setdefault(run.data.tags.get(PARENT_RUN_TAG, ""), []).append(entry)
     kept, ignored = trusted_tree(flow_run.info.run_id, children, namespace, run_id)
     return FlowTree(flow_run, namespace, run_id, [flow_run, *(by_id[i] for i in kept)], tuple(ignored))
 
 
-def _search_all(client: MlflowClient, uri: str, experiment: str, query: str) -> list[Run]:
+def _search_all(session: TrackingSession, experiment: str, query: str) -> list[Run]:
     out: list[Run] = []
     token = None
     while True:
-        page = call(
-            uri,
+        page = session.call(
             "search nested runs",
-            client.search_runs,
+            session.client.search_runs,
             [experiment],
             filter_string=query,
             max_results=1000,
@@ -359,48 +356,49 @@ def _search_all(client: MlflowClient, uri: str, experiment: str, query: str) -> 
             return out
 
 
-def version_of_runs(client: MlflowClient, uri: str, model: str, run_ids: list[str]) -> ModelVersion | None:
+def version_of_runs(session: TrackingSession, model: str, run_ids: list[str]) -> ModelVersion | None:
     """The newest version of `model` logged by one of `run_ids`."""
     best = None
     for start in range(0, len(run_ids), 100):
         ids = ", ".join(f"'{_quote(i)}'" for i in run_ids[start : start + 100])
         query = f"name = '{_quote(model)}' and run_id IN ({ids})"
-        for mv in call(uri, "search model versions", client.search_model_versions, query):
+        for mv in session.call("search model versions", session.client.search_model_versions, query):
             if best is None or int(mv.version) > int(best.version):
                 best = mv
     return best
 
 
-def latest_version(client: MlflowClient, uri: str, model: str, namespace: str | None) -> ModelVersion | None:
+def latest_version(session: TrackingSession, model: str, namespace: str | None) -> ModelVersion | None:
     """The newest version of `model` (of `namespace`, if given, by the version's `namespace` tag)."""
     query = f"name = '{_quote(model)}'"
     if namespace:
         query += f" and tags.{VERSION_NAMESPACE_TAG} = '{_quote(namespace)}'"
-    versions = call(uri, "search model versions", client.search_model_versions, query)
+    versions = session.call("search model versions", session.client.search_model_versions, query)
     return max(versions, key=lambda mv: int(mv.version), default=None)
 
 
-def get_version(client: MlflowClient, uri: str, model: str, version: str) -> ModelVersion:
-    mv = maybe(uri, f"read {model} version {version}", client.get_model_version, model, str(version))
+def get_version(session: TrackingSession, model: str, version: str) -> ModelVersion:
+    mv = session.maybe(f"read {model} version {version}", session.client.get_model_version, model, str(version))
     if mv is None:
-        raise EvidenceError(f"model {model} has no version {version} on {uri}", hint="check --model and --version")
+        raise EvidenceError(f"model {model} has no version {version} on {session.uri}",
+                            hint="check --model and --version")  # fmt: skip
     return mv
 
 
-def champion_version(client: MlflowClient, uri: str, model: str, alias: str) -> ModelVersion | None:
+def champion_version(session: TrackingSession, model: str, alias: str) -> ModelVersion | None:
     """The version behind `alias`, None if the model or the alias does not exist yet."""
-    registered = maybe(uri, f"read model {model}", client.get_registered_model, model)
+    registered = session.maybe(f"read model {model}", session.client.get_registered_model, model)
     if registered is None or alias not in (registered.aliases or {}):
         return None
-    return call(uri, f"read {model}@{alias}", client.get_model_version_by_alias, model, alias)
+    return session.call(f"read {model}@{alias}", session.client.get_model_version_by_alias, model, alias)
 
 
 def candidate_in_tree(
-    client: MlflowClient, uri: str, model: str, tree: FlowTree, flow: str
+    session: TrackingSession, model: str, tree: FlowTree, flow: str
 ) -> ModelVersion:
     """The newest version of the namespace's model logged by one of the flow run's own runs."""
     name = registered_model_name(model, tree.namespace)
-    mv = version_of_runs(client, uri, name, [r.info.run_id for r in tree.runs])
+    mv = version_of_runs(session, name, [r.info.run_id for r in tree.runs])
     if mv is None:
         raise EvidenceError(
             f"flow run {flow}/{tree.run_id} ({tree.namespace}) registered no version of model {name}"
@@ -411,8 +409,7 @@ def candidate_in_tree(
 
 
 def evidence(
-    client: MlflowClient,
-    uri: str,
+    session: TrackingSession,
     mv: ModelVersion,
     *,
     project: str,
@@ -426,10 +423,10 @@ def evidence(
     logged by one of the flow run's own runs, or whose `namespace` tag contradicts the flow run's.
     """
     label = f"{mv.name} v{mv.version}"
-    model_run = get_run(client, uri, mv.run_id) if mv.run_id else None
+    model_run = get_run(session, mv.run_id) if mv.run_id else None
     if model_run is None:
         raise ProvenanceError(f"{label} was logged by no run that still exists: the gate cannot trace it")
-    tree = tree or flow_tree(client, uri, flow_run_of(client, uri, model_run), project=project, flow=flow)
+    tree = tree or flow_tree(session, flow_run_of(session, model_run), project=project, flow=flow)
     if mv.run_id not in tree.run_ids:
         reason = foreign_reason(dict(model_run.data.tags), tree.namespace, tree.run_id) or "is not nested under it"
         raise ProvenanceError(

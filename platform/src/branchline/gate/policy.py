@@ -9,6 +9,7 @@ from typing import Any
 
 from branchline.config import Config
 from branchline.gate.decision import GateConfigError, Threshold, parse_thresholds, tolerance_for
+from branchline.tracking.models import default_model_name
 
 CHAMPION_ALIAS = "champion"
 
@@ -49,8 +50,6 @@ def gate_flow(config: Config, flow: str | None) -> str:
 
 def load_policy(config: Config, flow: str, model: str | None = None) -> GatePolicy:
     """The gate of `flow`, validated: a malformed setting is an error here, before any MLflow call."""
-    from branchline.tracking.models import default_model_name
-
     section = config.get(f"gates.{flow}")
     if not isinstance(section, dict):
         raise GateConfigError(

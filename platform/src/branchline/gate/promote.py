@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rich.console import Console
+
+from branchline.authoring.current import current
+from branchline.aws.session import client as aws_client
 from branchline.config import Config, load_config
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import storage_from_url
@@ -18,20 +22,18 @@ from branchline.errors import BranchlineError
 from branchline.gate import evidence as ev
 from branchline.gate.decision import Criterion, Verdict, decide
 from branchline.gate.policy import CHAMPION_ALIAS, GatePolicy, gate_flow, load_policy
-from branchline.gate.report import REPORT_JSON, REPORT_MD, build_report, to_json, to_markdown
+from branchline.gate.report import REPORT_JSON, REPORT_MD, build_report, print_report, to_json, to_markdown
 from branchline.namespaces import PRODUCTION_NAMESPACE
-from branchline.tracking.connect import call, connect
+from branchline.namespaces.mlflow_tags import (
+    GATE_SUMMARY_TAG,
+    GATE_VERDICT_TAG,
+    PARENT_RUN_TAG,
+    PREVIOUS_CHAMPION_TAG,
+    ROLLED_BACK_FROM_TAG,
+)
+from branchline.tracking.connect import TrackingSession, connect
 from branchline.tracking.evidence import read_flow_evidence
 from branchline.tracking.tags import registered_model_name
-
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
-    from rich.console import Console
-
-GATE_TAG = "branchline.gate"
-SUMMARY_TAG = "branchline.gate.summary"
-PREVIOUS_TAG = "branchline.previous_champion"
-ROLLED_BACK_FROM_TAG = "branchline.rolled_back_from"
 
 
 class GateRefused(BranchlineError):
@@ -146,17 +148,17 @@ def run_gate(
     """Evaluate the gate for a candidate (a flow run, a version, or the latest version) and act on it."""
     config = config or load_config()
     policy = load_policy(config, gate_flow(config, flow), model)
-    uri = config.tracking_uri
-    client = connect(uri)
+    session = connect(config.tracking_uri)
     candidate = _candidate(
-        client, uri, config, policy, run_id=run_id, version=version, namespace=namespace,
+        session, config, policy, run_id=run_id, version=version, namespace=namespace,
         flow_run_mlflow_id=flow_run_mlflow_id,
     )  # fmt: skip
     ns = effective_namespace(str(candidate.namespace), namespace)
     if not dry_run:
         refuse_outside_production(ns, f"promote {policy.model} v{candidate.version}")
-    champion, champion_note = _champion(client, uri, config, policy, candidate)
-    store = datastore or FlowDatastore(storage_from_url(config.datastore_url, s3_client=_s3), ns)
+    champion, champion_note = _champion(session, config, policy, candidate)
+    s3 = lambda: aws_client("s3")  # noqa: E731  (made only for an s3:// datastore)
+    store = datastore or FlowDatastore(storage_from_url(config.datastore_url, s3_client=s3), ns)
     records = read_flow_evidence(store, policy.flow, str(candidate.branchline_run_id))
     where = f"{store.storage.url.rstrip('/')}/{store.run_key(policy.flow, str(candidate.branchline_run_id))}"
     crosscheck = crosscheck_criterion(candidate, records, where)
@@ -195,24 +197,15 @@ def run_gate(
     )
     promoted = False
     if not dry_run:
-        promoted = _act(client, uri, policy.model, verdict, candidate, champion)
-    _log_report(client, uri, candidate, report)
+        promoted = _act(session, policy.model, verdict, candidate, champion)
+    _log_report(session, candidate, report)
     if console is not None:
-        from branchline.gate.report import print_report
-
         print_report(console, report)
     return GateOutcome(verdict, promoted, dry_run, ns, candidate, champion, report)
 
 
-def _s3() -> Any:
-    from branchline.aws.session import client
-
-    return client("s3")
-
-
 def _candidate(
-    client: MlflowClient,
-    uri: str,
+    session: TrackingSession,
     config: Config,
     policy: GatePolicy,
     *,
@@ -227,48 +220,47 @@ def _candidate(
         raise GateRefused("give --run-id or --version, not both")
     model = registered_model_name(policy.model, namespace) if namespace else policy.model
     if version is not None:
-        return ev.evidence(client, uri, ev.get_version(client, uri, model, str(version)), **trace)
+        return ev.evidence(session, ev.get_version(session, model, str(version)), **trace)
     if run_id or flow_run_mlflow_id:
         if flow_run_mlflow_id:
-            flow_run = ev.get_run(client, uri, flow_run_mlflow_id)
+            flow_run = ev.get_run(session, flow_run_mlflow_id)
             if flow_run is None:
-                raise ev.EvidenceError(f"MLflow run {flow_run_mlflow_id} of this flow does not exist on {uri}")
+                raise ev.EvidenceError(f"MLflow run {flow_run_mlflow_id} of this flow does not exist on {session.uri}")
         else:
             assert run_id is not None
             flow_run = ev.find_flow_run(
-                client, uri, project=config.project, flow=policy.flow, run_id=run_id, namespace=namespace
+                session, project=config.project, flow=policy.flow, run_id=run_id, namespace=namespace
             )
-        tree = ev.flow_tree(client, uri, flow_run, project=config.project, flow=policy.flow)
-        mv = ev.candidate_in_tree(client, uri, policy.model, tree, policy.flow)
-        return ev.evidence(client, uri, mv, tree=tree, **trace)
-    mv = ev.latest_version(client, uri, model, namespace)
+        tree = ev.flow_tree(session, flow_run, project=config.project, flow=policy.flow)
+        mv = ev.candidate_in_tree(session, policy.model, tree, policy.flow)
+        return ev.evidence(session, mv, tree=tree, **trace)
+    mv = ev.latest_version(session, model, namespace)
     if mv is None:
         where = f" from namespace {namespace}" if namespace else ""
         raise ev.EvidenceError(
-            f"model {model} has no version{where} on {uri}",
+            f"model {model} has no version{where} on {session.uri}",
             hint="run the flow first, or pass --run-id / --version / --model",
         )
-    return ev.evidence(client, uri, mv, **trace)
+    return ev.evidence(session, mv, **trace)
 
 
 def _champion(
-    client: MlflowClient, uri: str, config: Config, policy: GatePolicy, candidate: ev.VersionEvidence
+    session: TrackingSession, config: Config, policy: GatePolicy, candidate: ev.VersionEvidence
 ) -> tuple[ev.VersionEvidence | None, str | None]:
     """Production's champion, traced like a candidate; (None, why) when its evidence cannot be trusted."""
-    mv = ev.champion_version(client, uri, policy.model, CHAMPION_ALIAS)
+    mv = ev.champion_version(session, policy.model, CHAMPION_ALIAS)
     if mv is None:
         return None, None
     if str(mv.version) == candidate.version and mv.name == candidate.model:
         return candidate, None
     try:
-        return ev.evidence(client, uri, mv, project=config.project, flow=policy.flow, model=policy.model), None
+        return ev.evidence(session, mv, project=config.project, flow=policy.flow, model=policy.model), None
     except ev.ProvenanceError as exc:
         return None, f"the champion (v{mv.version}) cannot be traced, so it gives no baseline: {exc.message}"
 
 
 def _act(
-    client: MlflowClient,
-    uri: str,
+    session: TrackingSession,
     model: str,
     verdict: Verdict,
     candidate: ev.VersionEvidence,
@@ -276,28 +268,30 @@ def _act(
 ) -> bool:
     """Tag the version; on pass move the alias and record the previous champion. Tags first: a half-done
     promotion never leaves the alias on an unmarked version."""
-    version = candidate.version
+    version, client = candidate.version, session.client
     tag = client.set_model_version_tag
-    call(uri, "tag the model version", tag, model, version, GATE_TAG, "passed" if verdict.passed else "failed")
-    call(uri, "tag the model version", tag, model, version, SUMMARY_TAG, verdict.summary[:5000])
+    verdict_value = "passed" if verdict.passed else "failed"
+    session.call("tag the model version", tag, model, version, GATE_VERDICT_TAG, verdict_value)
+    session.call("tag the model version", tag, model, version, GATE_SUMMARY_TAG, verdict.summary[:5000])
     if not verdict.passed:
         return False
     previous = champion.version if champion is not None and champion.version != version else None
     if previous:
-        call(uri, "tag the model version", tag, model, version, PREVIOUS_TAG, previous)
-    call(uri, f"move {model}@{CHAMPION_ALIAS}", client.set_registered_model_alias, model, CHAMPION_ALIAS, version)
+        session.call("tag the model version", tag, model, version, PREVIOUS_CHAMPION_TAG, previous)
+    session.call(f"move {model}@{CHAMPION_ALIAS}", client.set_registered_model_alias, model, CHAMPION_ALIAS, version)
     if previous:
-        call(uri, "tag the registered model", client.set_registered_model_tag, model, PREVIOUS_TAG, previous)
+        session.call("tag the registered model", client.set_registered_model_tag, model, PREVIOUS_CHAMPION_TAG,
+                     previous)  # fmt: skip
     return True
 
 
-def _log_report(client: MlflowClient, uri: str, candidate: ev.VersionEvidence, report: dict[str, Any]) -> None:
+def _log_report(session: TrackingSession, candidate: ev.VersionEvidence, report: dict[str, Any]) -> None:
     """`gate/report.md|json` on the flow's run (the model's run when it has no flow run)."""
     target = candidate.flow_run_id or candidate.run_id
     if not target:
         return
-    call(uri, "log the gate report", client.log_text, target, to_markdown(report), REPORT_MD)
-    call(uri, "log the gate report", client.log_text, target, to_json(report), REPORT_JSON)
+    session.call("log the gate report", session.client.log_text, target, to_markdown(report), REPORT_MD)
+    session.call("log the gate report", session.client.log_text, target, to_json(report), REPORT_JSON)
 
 
 # ----- rollback
@@ -314,36 +308,29 @@ def rollback(
         model = load_policy(config, gate_flow(config, flow)).model
     ns = namespace or os.environ.get("BRANCHLINE_NAMESPACE") or None
     refuse_outside_production(ns, f"roll back {model}@{CHAMPION_ALIAS}")
-    uri = config.tracking_uri
-    client = connect(uri)
-    current = ev.champion_version(client, uri, model, CHAMPION_ALIAS)
-    if current is None:
-        raise GateRefused(f"model {model} has no {CHAMPION_ALIAS} on {uri}: nothing to roll back")
-    previous = (current.tags or {}).get(PREVIOUS_TAG)
+    session = connect(config.tracking_uri)
+    client = session.client
+    champion = ev.champion_version(session, model, CHAMPION_ALIAS)
+    if champion is None:
+        raise GateRefused(f"model {model} has no {CHAMPION_ALIAS} on {session.uri}: nothing to roll back")
+    previous = (champion.tags or {}).get(PREVIOUS_CHAMPION_TAG)
     if not previous:
         raise GateRefused(
-            f"{model}@{CHAMPION_ALIAS} (v{current.version}) records no previous champion: nothing to roll back to",
+            f"{model}@{CHAMPION_ALIAS} (v{champion.version}) records no previous champion: nothing to roll back to",
             hint=f"it was the first champion; to choose a version by hand: set alias {CHAMPION_ALIAS} in MLflow",
         )
-    target = ev.get_version(client, uri, model, previous)
-    call(uri, f"move {model}@{CHAMPION_ALIAS}", client.set_registered_model_alias, model, CHAMPION_ALIAS, previous)
-    call(
-        uri, "tag the model version", client.set_model_version_tag, model, str(current.version), GATE_TAG, "rolled_back"
-    )
-    call(
-        uri,
-        "tag the registered model",
-        client.set_registered_model_tag,
-        model,
-        ROLLED_BACK_FROM_TAG,
-        str(current.version),
-    )
-    before = (target.tags or {}).get(PREVIOUS_TAG)
+    target = ev.get_version(session, model, previous)
+    session.call(f"move {model}@{CHAMPION_ALIAS}", client.set_registered_model_alias, model, CHAMPION_ALIAS, previous)
+    session.call("tag the model version", client.set_model_version_tag, model, str(champion.version), GATE_VERDICT_TAG,
+                 "rolled_back")  # fmt: skip
+    session.call("tag the registered model", client.set_registered_model_tag, model, ROLLED_BACK_FROM_TAG,
+                 str(champion.version))  # fmt: skip
+    before = (target.tags or {}).get(PREVIOUS_CHAMPION_TAG)
     if before:
-        call(uri, "tag the registered model", client.set_registered_model_tag, model, PREVIOUS_TAG, before)
+        session.call("tag the registered model", client.set_registered_model_tag, model, PREVIOUS_CHAMPION_TAG, before)
     else:
-        call(uri, "tag the registered model", client.delete_registered_model_tag, model, PREVIOUS_TAG)
-    return RollbackOutcome(model=model, from_version=str(current.version), to_version=str(previous))
+        session.call("tag the registered model", client.delete_registered_model_tag, model, PREVIOUS_CHAMPION_TAG)
+    return RollbackOutcome(model=model, from_version=str(champion.version), to_version=str(previous))
 
 
 # ----- inside a flow
@@ -359,8 +346,6 @@ def evaluate_in_flow(
     Returns the outcome (store `outcome.as_dict()` as an artifact); a failed verdict raises only with
     `raise_on_failure=True`. A missing tracking run or unreachable MLflow raises (the gate fails closed).
     """
-    from branchline.authoring.current import current
-
     if not current.is_running_flow:
         raise GateRefused("evaluate_in_flow() runs inside a flow step", hint="use `branchline promote` outside flows")
     import mlflow  # opens this task's tracking run (see branchline.tracking.task_run)
@@ -371,11 +356,9 @@ def evaluate_in_flow(
             "the gate needs this run to be tracked in MLflow, and it is not",
             hint="enable tracking (unset BRANCHLINE_TRACKING=0) so the flow's metrics and checks are recorded",
         )
-    flow_run = active.data.tags.get("mlflow.parentRunId") or active.info.run_id
+    flow_run = active.data.tags.get(PARENT_RUN_TAG) or active.info.run_id
     namespace = current.namespace
     if console is None:
-        from rich.console import Console
-
         console = Console(highlight=False)  # the report goes to the task's log
     outcome = run_gate(
         flow=flow or current.flow_name,

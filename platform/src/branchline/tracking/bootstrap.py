@@ -18,14 +18,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from branchline.tracking.connect import TrackingDenied, TrackingError, call, is_http, maybe
+from branchline.tracking.connect import TrackingDenied, TrackingError, TrackingSession, connect, is_http
 from branchline.tracking.credentials import USERNAME_ENV
 from branchline.tracking.tags import experiment_name, registered_model_name
-
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
 
 EXPERIMENT, MODEL = "experiment", "registered_model"
 WRITES = ("EDIT", "MANAGE")
@@ -42,7 +39,7 @@ class Resource:
         return f"{'experiment' if self.kind == EXPERIMENT else 'registered model'} {self.name}"
 
 
-def resources(project: str, flows: Iterable[str], models: dict[str, str]) -> list[Resource]:
+def bootstrap_resources(project: str, flows: Iterable[str], models: dict[str, str]) -> list[Resource]:
     """Production's and the dev experiment of each flow, and production's and the dev model of each gate (pure)."""
     out: list[Resource] = []
     for flow in flows:
@@ -76,8 +73,6 @@ def bootstrap(
     """Create or check every resource; grant branch users; return one line per thing done or checked."""
     from mlflow.server.auth.client import AuthServiceClient
 
-    from branchline.tracking.connect import connect
-
     caller = os.environ.get(USERNAME_ENV)
     if not is_http(uri) or not caller:
         raise TrackingError(
@@ -87,17 +82,17 @@ def bootstrap(
             "(the production identity, or an admin with --production-user)",
         )
     producer = production_user or caller
-    client, auth = connect(uri), AuthServiceClient(uri)
+    session, auth = connect(uri), AuthServiceClient(uri)
     done: list[str] = []
-    for resource in resources(project, flows, models):
-        key, created = _ensure(client, uri, resource)
+    for resource in bootstrap_resources(project, flows, models):
+        key, created = _ensure(session, resource)
         if created:
             done.append(f"created {resource.label} as {caller}")
             if producer != caller:  # an admin created it on production's behalf
-                _grant(auth, uri, producer, resource, key, "MANAGE")
+                _grant(session, auth, producer, resource, key, "MANAGE")
                 done.append(f"  granted MANAGE to production user {producer}")
         elif resource.production:
-            permission = _permission(auth, uri, producer, resource, key)
+            permission = _permission(session, auth, producer, resource, key)
             problem = ownership_problem(resource, producer, permission)
             if problem:
                 raise TrackingError(
@@ -109,38 +104,39 @@ def bootstrap(
         for user in branch_users:
             wanted = "READ" if resource.production else "EDIT"
             try:
-                _grant(auth, uri, user, resource, key, wanted)
+                _grant(session, auth, user, resource, key, wanted)
             except TrackingDenied:
                 if resource.production:
                     raise
                 done.append(f"  left {user}'s permission on {resource.label} as it is (not managed by {caller})")
                 continue
             if resource.production:
-                _check_read_only(auth, uri, user, resource, key)
+                _check_read_only(session, auth, user, resource, key)
             done.append(f"  granted {wanted} to branch user {user}")
     return done
 
 
-def _ensure(client: MlflowClient, uri: str, resource: Resource) -> tuple[str, bool]:
+def _ensure(session: TrackingSession, resource: Resource) -> tuple[str, bool]:
     """(permission key, created now): the experiment id or the model name."""
+    client = session.client
     if resource.kind == EXPERIMENT:
-        found = call(uri, f"look up {resource.label}", client.get_experiment_by_name, resource.name)
+        found = session.call(f"look up {resource.label}", client.get_experiment_by_name, resource.name)
         if found is not None:
             return str(found.experiment_id), False
-        return str(call(uri, f"create {resource.label}", client.create_experiment, resource.name)), True
-    if maybe(uri, f"read {resource.label}", client.get_registered_model, resource.name) is not None:
+        return str(session.call(f"create {resource.label}", client.create_experiment, resource.name)), True
+    if session.maybe(f"read {resource.label}", client.get_registered_model, resource.name) is not None:
         return resource.name, False
-    call(uri, f"create {resource.label}", client.create_registered_model, resource.name)
+    session.call(f"create {resource.label}", client.create_registered_model, resource.name)
     return resource.name, True
 
 
-def _permission(auth: Any, uri: str, user: str, resource: Resource, key: str) -> str:
-    result = call(uri, f"read the permission of {user} on {resource.label}", auth.get_user_permission, user,
-                  resource.kind, key)  # fmt: skip
+def _permission(session: TrackingSession, auth: Any, user: str, resource: Resource, key: str) -> str:
+    result = session.call(f"read the permission of {user} on {resource.label}", auth.get_user_permission, user,
+                          resource.kind, key)  # fmt: skip
     return str(result.permission)
 
 
-def _grant(auth: Any, uri: str, user: str, resource: Resource, key: str, permission: str) -> None:
+def _grant(session: TrackingSession, auth: Any, user: str, resource: Resource, key: str, permission: str) -> None:
     """Give `user` exactly `permission` (MLflow's grant refuses to overwrite one: revoke it, then grant)."""
     from mlflow.exceptions import MlflowException
 
@@ -150,20 +146,20 @@ def _grant(auth: Any, uri: str, user: str, resource: Resource, key: str, permiss
         return
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-            call(uri, what, _raise, exc)
-    call(uri, f"revoke the permission of {user} on {resource.label}", auth.revoke_user_permission, user,
-         resource.kind, key)  # fmt: skip
-    call(uri, what, auth.grant_user_permission, user, resource.kind, key, permission)
+            session.call(what, _raise, exc)
+    session.call(f"revoke the permission of {user} on {resource.label}", auth.revoke_user_permission, user,
+                 resource.kind, key)  # fmt: skip
+    session.call(what, auth.grant_user_permission, user, resource.kind, key, permission)
 
 
 def _raise(exc: BaseException) -> None:
     raise exc
 
 
-def _check_read_only(auth: Any, uri: str, user: str, resource: Resource, key: str) -> None:
+def _check_read_only(session: TrackingSession, auth: Any, user: str, resource: Resource, key: str) -> None:
     """After the grant, a branch user must not be able to write production's resource (checked when we may look)."""
     try:
-        permission = _permission(auth, uri, user, resource, key)
+        permission = _permission(session, auth, user, resource, key)
     except TrackingDenied:  # only an admin (or the user itself) may read another user's permission
         return
     if permission in WRITES:

@@ -1,5 +1,8 @@
 """Reaching the tracking store: bounded retries, a clear error naming the URI, the project's experiment.
 
+`connect(uri)` gives a `TrackingSession`: the MlflowClient and the URI it talks to, which every tracking,
+gate and check function takes as one argument, so each failed call can name the server.
+
 MLflow's own HTTP client retries 7 times with a growing backoff and a 120 s timeout: a server that is
 down looks like a hang. We probe HTTP servers first (stdlib, short timeout, a few attempts) and cap
 MLflow's retries through its environment variables before it is imported.
@@ -11,8 +14,10 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from branchline.errors import BranchlineError, ServiceUnreachable
@@ -20,6 +25,8 @@ from branchline.tracking.tags import experiment_name
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+T = TypeVar("T")
 
 # MLflow's HTTP retry policy, made short unless the user chose their own.
 HTTP_ENV_DEFAULTS = {
@@ -116,8 +123,48 @@ def prepare_local_store(uri: str) -> None:
         ) from None
 
 
-def connect(uri: str) -> MlflowClient:
-    """An MlflowClient on `uri`, after checking the store is there. Imports mlflow (~2 s).
+@dataclass(frozen=True)
+class TrackingSession:
+    """An MlflowClient and the URI of its store: what every function that talks to MLflow takes."""
+
+    client: MlflowClient
+    uri: str
+
+    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one MLflow call; connection failures become ServiceUnreachable, refusals TrackingDenied.
+
+        `fn` is usually a method of `client`, but any call that reaches this store (mlflow's fluent API,
+        the auth app's client) is translated the same way.
+        """
+        from mlflow.exceptions import MlflowException
+        from requests import HTTPError
+
+        try:
+            return fn(*args, **kwargs)
+        except MlflowException as exc:
+            raise _translate(self.uri, what, str(exc), exc.error_code) from None
+        except HTTPError as exc:  # artifact uploads/downloads through the server's proxy raise requests' own error
+            status = exc.response.status_code if exc.response is not None else None
+            code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}.get(status or 0, "")
+            raise _translate(self.uri, what, str(exc), code) from None
+
+    def maybe(self, what: str, fn: Callable[..., T], *args: Any) -> T | None:
+        """`call`, but None when MLflow says the thing does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        def attempt() -> T | None:
+            try:
+                return fn(*args)
+            except MlflowException as exc:
+                if not_found(exc):
+                    return None
+                raise
+
+        return self.call(what, attempt)
+
+
+def connect(uri: str) -> TrackingSession:
+    """A session on `uri`, after checking the store is there. Imports mlflow (~2 s).
 
     A sqlite store is created (schema migrations, ~2 s) by the first client: two processes doing it
     at once corrupt its version table, so the first clients of a local store are made under a file
@@ -131,7 +178,7 @@ def connect(uri: str) -> MlflowClient:
     db = sqlite_path(uri)
     ready = db.with_name(db.name + ".ready") if db is not None else None
     if ready is None or ready.exists():
-        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return TrackingSession(MlflowClient(tracking_uri=uri, registry_uri=uri), uri)
     import fcntl
 
     with open(db.with_name(db.name + ".lock"), "a") as lock:
@@ -143,41 +190,11 @@ def connect(uri: str) -> MlflowClient:
             ready.touch()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return client
-
-
-def call(uri: str, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run one MLflow call; connection failures become ServiceUnreachable, refusals TrackingDenied."""
-    from mlflow.exceptions import MlflowException
-    from requests import HTTPError
-
-    try:
-        return fn(*args, **kwargs)
-    except MlflowException as exc:
-        raise _translate(uri, what, str(exc), exc.error_code) from None
-    except HTTPError as exc:  # artifact uploads/downloads through the server's proxy raise requests' own error
-        status = exc.response.status_code if exc.response is not None else None
-        code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}.get(status or 0, "")
-        raise _translate(uri, what, str(exc), code) from None
+    return TrackingSession(client, uri)
 
 
 def not_found(exc: BaseException) -> bool:
     return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
-
-
-def maybe(uri: str, what: str, fn: Any, *args: Any) -> Any:
-    """`call`, but None when MLflow says the thing does not exist."""
-    from mlflow.exceptions import MlflowException
-
-    def attempt() -> Any:
-        try:
-            return fn(*args)
-        except MlflowException as exc:
-            if not_found(exc):
-                return None
-            raise
-
-    return call(uri, what, attempt)
 
 
 def _translate(uri: str, what: str, text: str, code: str) -> BranchlineError:
@@ -201,7 +218,7 @@ def _translate(uri: str, what: str, text: str, code: str) -> BranchlineError:
     return TrackingError(f"MLflow refused to {what} on {uri}: {first}")
 
 
-def ensure_experiment(client: MlflowClient, uri: str, project: str, flow: str, namespace: str | None) -> str:
+def ensure_experiment(session: TrackingSession, project: str, flow: str, namespace: str | None) -> str:
     """Id of the namespace's experiment (`experiment_name`), created on first use (tolerates a concurrent creator).
 
     Production's experiment should exist already (`branchline tracking bootstrap`): whoever creates an
@@ -209,16 +226,17 @@ def ensure_experiment(client: MlflowClient, uri: str, project: str, flow: str, n
     """
     from mlflow.exceptions import MlflowException
 
+    client, uri = session.client, session.uri
     name = experiment_name(project, flow, namespace)
-    found = call(uri, f"look up experiment {name}", client.get_experiment_by_name, name)
+    found = session.call(f"look up experiment {name}", client.get_experiment_by_name, name)
     if found is not None:
         if found.lifecycle_stage == "deleted":
-            call(uri, f"restore experiment {name}", client.restore_experiment, found.experiment_id)
+            session.call(f"restore experiment {name}", client.restore_experiment, found.experiment_id)
         return str(found.experiment_id)
     try:
         return str(client.create_experiment(name, artifact_location=artifact_location(uri, name)))
     except MlflowException as exc:
-        found = call(uri, f"look up experiment {name}", client.get_experiment_by_name, name)
+        found = session.call(f"look up experiment {name}", client.get_experiment_by_name, name)
         if found is None:
             raise _translate(uri, f"create experiment {name}", str(exc), exc.error_code) from None
         return str(found.experiment_id)

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import MutableMapping
 
+from branchline.aws.session import aws_errors, client
 from branchline.tracking.connect import TrackingError
 
 SECRET_ENV = "BRANCHLINE_TRACKING_SECRET"
@@ -50,8 +51,6 @@ def export_tracking_credentials(environ: MutableMapping[str, str] | None = None)
     if not secret_id:
         return None
     from botocore.exceptions import ClientError
-
-    from branchline.aws.session import aws_errors, client
 
     try:
         with aws_errors(f"read the MLflow credentials secret {secret_id}"):

@@ -16,14 +16,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from branchline.tracking.connect import call
-from branchline.tracking.tags import CHECKS_TAG_PREFIX, NAMESPACE_TAG, PARENT_TAG, RUN_ID_TAG
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.namespaces.mlflow_tags import CHECKS_TAG_PREFIX, NAMESPACE_TAG, PARENT_RUN_TAG, RUN_ID_TAG
+from branchline.tracking.connect import TrackingSession
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
-    from mlflow.tracking import MlflowClient
-
-    from branchline.datastore.artifacts import FlowDatastore
 
 EVIDENCE_DIR = "evidence"
 MAX_NESTED = 10_000  # runs a single task may nest under its own (one search page each 1,000)
@@ -70,46 +68,45 @@ def task_record(
     }
 
 
-def nested_runs(client: MlflowClient, uri: str, experiment_id: str, root_id: str) -> list[Run]:
+def nested_runs(session: TrackingSession, experiment_id: str, root_id: str) -> list[Run]:
     """Every run nested under `root_id` (any depth) in its experiment, breadth first."""
     found: list[Run] = []
     frontier = [root_id]
     while frontier and len(found) < MAX_NESTED:
         parent = frontier.pop(0)
-        query = f"tags.`{PARENT_TAG}` = '{parent}'"  # MLflow cannot search tags with IN
-        page = call(uri, "search nested runs", client.search_runs, [experiment_id], filter_string=query,
-                    max_results=1000)  # fmt: skip
+        query = f"tags.`{PARENT_RUN_TAG}` = '{parent}'"  # MLflow cannot search tags with IN
+        page = session.call("search nested runs", session.client.search_runs, [experiment_id], filter_string=query,
+                            max_results=1000)  # fmt: skip
         frontier += [r.info.run_id for r in page]
         found += list(page)
     return found
 
 
-def claim_nested(client: MlflowClient, uri: str, runs: list[Run], namespace: str, run_id: str) -> list[Run]:
+def claim_nested(session: TrackingSession, runs: list[Run], namespace: str, run_id: str) -> list[Run]:
     """Tag nested runs that carry no identity with this flow run's; return the runs that are ours."""
     ours = []
     for run in runs:
         tags = run.data.tags
         if not tags.get(NAMESPACE_TAG) and not tags.get(RUN_ID_TAG):
-            call(uri, "tag a nested run", client.set_tag, run.info.run_id, NAMESPACE_TAG, namespace)
-            call(uri, "tag a nested run", client.set_tag, run.info.run_id, RUN_ID_TAG, run_id)
+            session.call("tag a nested run", session.client.set_tag, run.info.run_id, NAMESPACE_TAG, namespace)
+            session.call("tag a nested run", session.client.set_tag, run.info.run_id, RUN_ID_TAG, run_id)
             ours.append(run)
         elif tags.get(NAMESPACE_TAG) == namespace and tags.get(RUN_ID_TAG) == run_id:
             ours.append(run)
     return ours
 
 
-def versions_of(client: MlflowClient, uri: str, run_ids: list[str]) -> list[Any]:
+def versions_of(session: TrackingSession, run_ids: list[str]) -> list[Any]:
     """Model versions (of any registered model this identity can read) logged by `run_ids`."""
     out: list[Any] = []
     for start in range(0, len(run_ids), 100):
         ids = ", ".join(f"'{i}'" for i in run_ids[start : start + 100])
-        out += list(call(uri, "search model versions", client.search_model_versions, f"run_id IN ({ids})"))
+        out += list(session.call("search model versions", session.client.search_model_versions, f"run_id IN ({ids})"))
     return out
 
 
 def record_task_evidence(
-    client: MlflowClient,
-    uri: str,
+    session: TrackingSession,
     ds: FlowDatastore,
     *,
     flow: str,
@@ -119,12 +116,13 @@ def record_task_evidence(
     task_run_id: str,
 ) -> str:
     """Read back the task's runs from MLflow and write their record into the datastore; returns the key."""
-    task_run = call(uri, "read the task run", client.get_run, task_run_id)
-    nested = nested_runs(client, uri, task_run.info.experiment_id, task_run_id)
-    ours = claim_nested(client, uri, nested, ds.namespace, run_id)
-    runs = [call(uri, "read the task run", client.get_run, task_run_id)]
-    runs += [call(uri, "read a nested run", client.get_run, r.info.run_id) for r in ours]
-    versions = versions_of(client, uri, [r.info.run_id for r in runs])
+    get_run = session.client.get_run
+    task_run = session.call("read the task run", get_run, task_run_id)
+    nested = nested_runs(session, task_run.info.experiment_id, task_run_id)
+    ours = claim_nested(session, nested, ds.namespace, run_id)
+    runs = [session.call("read the task run", get_run, task_run_id)]
+    runs += [session.call("read a nested run", get_run, r.info.run_id) for r in ours]
+    versions = versions_of(session, [r.info.run_id for r in runs])
     key = evidence_key(ds, flow, run_id, step, task_id, task_run_id)
     ds.put_json(
         key,

@@ -11,31 +11,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from branchline.tracking.connect import TrackingError, call
-from branchline.tracking.tags import NAMESPACE_TAG, registered_model_name
+from branchline.config import Config, load_config
+from branchline.namespaces.mlflow_tags import FLOW_TAG, NAMESPACE_TAG, PROJECT_TAG, VERSION_TAGS
+from branchline.tracking.connect import TrackingError, TrackingSession
+from branchline.tracking.tags import registered_model_name
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-# run tags copied onto the model version (short names, as the gate and the PR comment read them)
-VERSION_TAGS = {
-    "branchline.namespace": "namespace",
-    "branchline.run_id": "run_id",
-    "branchline.flow": "flow",
-    "branchline.step": "step",
-    "branchline.task_id": "task_id",
-    "branchline.git_sha": "git_sha",
-    "branchline.branch": "branch",
-    "branchline.pr_number": "pr_number",
-    "branchline.image": "image",
-}
 
-
-def default_model_name(project: str, flow: str, config: Any = None) -> str:
+def default_model_name(project: str, flow: str, config: Config | None = None) -> str:
     """`[tool.branchline.gates.<Flow>] model`, else `<project>-<flow lowercase>`."""
     if config is None:
-        from branchline.config import load_config
-
         config = load_config()
     configured = config.get(f"gates.{flow}.model")
     return str(configured) if configured else f"{project}-{flow.lower()}"
@@ -76,13 +63,13 @@ def register_model(
             f"unknown MLflow model flavor {flavor!r}", hint="use a module name of mlflow, e.g. 'sklearn'"
         ) from None
     uri = mlflow.get_tracking_uri()
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=mlflow.get_registry_uri())
-    run_tags = call(uri, "read the task run", client.get_run, run.info.run_id).data.tags
-    project = run_tags.get("branchline.project") or "project"
-    flow = run_tags.get("branchline.flow") or run.info.run_name or "flow"
+    session = TrackingSession(mlflow.MlflowClient(tracking_uri=uri, registry_uri=mlflow.get_registry_uri()), uri)
+    client = session.client
+    run_tags = session.call("read the task run", client.get_run, run.info.run_id).data.tags
+    project = run_tags.get(PROJECT_TAG) or "project"
+    flow = run_tags.get(FLOW_TAG) or run.info.run_name or "flow"
     model_name = registered_model_name(name or default_model_name(project, flow), run_tags.get(NAMESPACE_TAG))
-    info = call(
-        uri,
+    info = session.call(
         f"log and register model {model_name}",
         flavor_module.log_model,
         model,
@@ -92,5 +79,5 @@ def register_model(
     )
     version = str(info.registered_model_version)
     for key, value in version_tags(run_tags, tags).items():
-        call(uri, "tag the model version", client.set_model_version_tag, model_name, version, key, value)
-    return call(uri, "read the model version", client.get_model_version, model_name, version)
+        session.call("tag the model version", client.set_model_version_tag, model_name, version, key, value)
+    return session.call("read the model version", client.get_model_version, model_name, version)

@@ -9,23 +9,28 @@ When run.json says the run is over and every task is recorded, it ends the paren
 Everything is bounded: an unreachable server fails after a short retry (exit 2, `error` in
 mlflow.json, one line on stderr naming the URI), a runtime that died leaves the run KILLED.
 
-This module is imported by the runtime: stdlib only at module level.
+This module is imported by the runtime: mlflow only in the recorder process (through `connect`), never at
+module level.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import argparse
-
-    from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.storage import LocalStorage, storage_from_url
+from branchline.errors import BranchlineError, ServiceUnreachable
+from branchline.tracking.connect import TrackingError, TrackingSession, connect
+from branchline.tracking.runs import close_parent, open_parent, read_link, record_task, write_link
+from branchline.tracking.tags import FINAL_RUN_STATUSES, FINAL_TASK_STATUSES, iso_to_ms
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_ORPHANED = 0, 1, 2, 3
 RUN_DOC_WAIT = 60.0  # seconds the recorder waits for run.json to appear
@@ -98,9 +103,6 @@ def wait_for_recorder(proc: subprocess.Popen, timeout: float = 120.0) -> dict[st
 
     On timeout the recorder is terminated (the parent run stays RUNNING) and TrackingError says so.
     """
-    from branchline.errors import ServiceUnreachable
-    from branchline.tracking.connect import TrackingError
-
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -124,10 +126,6 @@ def wait_for_recorder(proc: subprocess.Popen, timeout: float = 120.0) -> dict[st
 
 
 def _read_link(proc: RecorderProcess) -> dict[str, Any] | None:
-    from branchline.datastore.artifacts import FlowDatastore
-    from branchline.datastore.storage import storage_from_url
-    from branchline.tracking.runs import read_link
-
     ds = FlowDatastore(storage_from_url(proc.datastore_url), proc.namespace)
     return read_link(ds, proc.flow, proc.run_id)
 
@@ -153,20 +151,15 @@ class Recorder:
             if doc is not None:
                 return doc
             if time.monotonic() > deadline or not self.parent_alive():
-                from branchline.tracking.connect import TrackingError
-
                 raise TrackingError(f"run {self.args.flow}/{self.args.run_id} has no run.json in the datastore")
             time.sleep(self.args.poll_interval)
 
-    def sync(self, client: Any, run_doc: dict[str, Any], *, give_up: bool = False) -> bool:
+    def sync(self, session: TrackingSession, run_doc: dict[str, Any], *, give_up: bool = False) -> bool:
         """Record every newly finished task; True when no task is still pending.
 
         `give_up`: the run is over but some task never wrote a final status (its worker was killed
         hard): record those as KILLED rather than wait forever.
         """
-        from branchline.tracking.runs import record_task
-        from branchline.tracking.tags import FINAL_TASK_STATUSES
-
         flow, run_id = self.args.flow, self.args.run_id
         complete = True
         for step in run_doc.get("steps") or []:
@@ -180,49 +173,43 @@ class Recorder:
                 state = (meta.get("attempt"), meta["status"], meta.get("mlflow_run_id"))
                 if self.recorded.get((step, task_id)) == state:
                     continue
-                record_task(client, self.uri, self.link, run_doc, step, task_id, meta)
+                record_task(session, self.link, run_doc, step, task_id, meta)
                 self.recorded[(step, task_id)] = state
         return complete
 
     def run(self) -> int:
-        from branchline.tracking.connect import connect
-        from branchline.tracking.runs import close_parent, open_parent, write_link
-        from branchline.tracking.tags import FINAL_RUN_STATUSES, iso_to_ms
-
-        client = connect(self.uri)
+        session = connect(self.uri)
         run_doc = self.wait_run_doc()
-        self.link = open_parent(client, self.uri, self.ds, run_doc, self.args.project)
+        self.link = open_parent(session, self.ds, run_doc, self.args.project)
         final_since: float | None = None
         while True:
             run_doc = self.ds.read_run(self.args.flow, self.args.run_id) or run_doc
             final = run_doc.get("status") in FINAL_RUN_STATUSES
             alive = self.parent_alive()  # a runtime that wrote its final status and exited: re-read below
-            if self.sync(client, run_doc) and final:
+            if self.sync(session, run_doc) and final:
                 status = FINAL_RUN_STATUSES[run_doc["status"]]
                 break
             if final:
                 # the runtime may exit right after the run (recording goes on in the background)
                 final_since = final_since or time.monotonic()
                 if time.monotonic() - final_since > self.args.grace:
-                    self.sync(client, run_doc, give_up=True)
+                    self.sync(session, run_doc, give_up=True)
                     status = FINAL_RUN_STATUSES[run_doc["status"]]
                     break
             elif not alive:
                 run_doc = self.ds.read_run(self.args.flow, self.args.run_id) or run_doc
                 if run_doc.get("status") in FINAL_RUN_STATUSES:
                     continue  # it finished just before exiting
-                self.sync(client, run_doc, give_up=True)
+                self.sync(session, run_doc, give_up=True)
                 status = "KILLED"
                 break
             time.sleep(self.args.poll_interval)
-        close_parent(client, self.uri, self.link["run_id"], status, iso_to_ms(run_doc.get("finished")))
+        close_parent(session, self.link["run_id"], status, iso_to_ms(run_doc.get("finished")))
         write_link(self.ds, self.args.flow, self.args.run_id, {**self.link, "recorded": True, "status": status})
         return EXIT_ORPHANED if status == "KILLED" else EXIT_OK
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m branchline.tracking.recorder", description=__doc__)
     for name in ("datastore-url", "namespace", "flow", "run-id", "project", "tracking-uri"):
         parser.add_argument(f"--{name}", required=True)
@@ -240,11 +227,8 @@ def _redirect_output(ds: FlowDatastore, args: argparse.Namespace) -> Any:
     """Send MLflow's logging to the log file; keep a handle on the real stderr for our one-liners."""
     user_err = os.fdopen(os.dup(2), "w", buffering=1)
     log_file = args.log_file
-    if log_file is None:
-        from branchline.datastore.storage import LocalStorage
-
-        if isinstance(ds.storage, LocalStorage):
-            log_file = ds.storage.local_path(f"{ds.run_key(args.flow, args.run_id)}/mlflow-recorder.log")
+    if log_file is None and isinstance(ds.storage, LocalStorage):
+        log_file = ds.storage.local_path(f"{ds.run_key(args.flow, args.run_id)}/mlflow-recorder.log")
     target = Path(log_file) if log_file else Path(os.devnull)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -255,11 +239,6 @@ def _redirect_output(ds: FlowDatastore, args: argparse.Namespace) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from branchline.datastore.artifacts import FlowDatastore
-    from branchline.datastore.storage import storage_from_url
-    from branchline.errors import BranchlineError, ServiceUnreachable
-    from branchline.tracking.runs import read_link, write_link
-
     args = _parse(argv)
     with contextlib.suppress(OSError):
         os.nice(10)  # background work: the run's own tasks come first on a busy laptop
@@ -275,8 +254,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             message = f"the MLflow recorder of {args.flow}/{args.run_id} failed: {type(exc).__name__}: {first}"
-        import traceback
-
         traceback.print_exc()  # into the log file
         print(f"branchline: {message}", file=user_err)
         try:

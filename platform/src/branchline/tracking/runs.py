@@ -7,13 +7,13 @@ parent run: `{"tracking_uri", "experiment_id", "run_id"}`, later `recorded: true
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from branchline.datastore.artifacts import FlowDatastore
-from branchline.tracking.connect import call, ensure_experiment
+from branchline.namespaces.mlflow_tags import NAMESPACE_TAG, PARENT_RUN_TAG, ROLE_FLOW, ROLE_TAG, ROLE_TASK, RUN_ID_TAG
+from branchline.tracking.connect import TrackingSession, ensure_experiment
 from branchline.tracking.tags import (
     FINAL_TASK_STATUSES,
-    PARENT_TAG,
     chunks,
     iso_to_ms,
     mlflow_json_key,
@@ -22,9 +22,6 @@ from branchline.tracking.tags import (
     task_run_name,
     task_tags,
 )
-
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
 
 
 # ----- mlflow.json
@@ -37,59 +34,56 @@ def write_link(ds: FlowDatastore, flow: str, run_id: str, data: dict[str, Any]) 
 
 
 # ----- parent run
-def find_parent(client: MlflowClient, uri: str, experiment_id: str, run_doc: dict[str, Any]) -> str | None:
+def find_parent(session: TrackingSession, experiment_id: str, run_doc: dict[str, Any]) -> str | None:
     """An existing parent run of this flow run (a resumed container start, a second creator)."""
     namespace, run_id = run_doc.get("namespace"), run_doc.get("run_id")
     query = (
-        f"tags.`branchline.run_id` = '{run_id}' and tags.`branchline.namespace` = '{namespace}'"
-        " and tags.`branchline.role` = 'flow'"
+        f"tags.`{RUN_ID_TAG}` = '{run_id}' and tags.`{NAMESPACE_TAG}` = '{namespace}'"
+        f" and tags.`{ROLE_TAG}` = '{ROLE_FLOW}'"
     )
-    found = call(uri, "search runs", client.search_runs, [experiment_id], filter_string=query, max_results=1)
+    found = session.call("search runs", session.client.search_runs, [experiment_id], filter_string=query,
+                         max_results=1)  # fmt: skip
     return found[0].info.run_id if found else None
 
 
-def open_parent(
-    client: MlflowClient, uri: str, ds: FlowDatastore, run_doc: dict[str, Any], project: str
-) -> dict[str, Any]:
+def open_parent(session: TrackingSession, ds: FlowDatastore, run_doc: dict[str, Any], project: str) -> dict[str, Any]:
     """Create the parent run with its tags and params; publish mlflow.json as soon as it exists."""
     flow, run_id = run_doc["flow"], run_doc["run_id"]
-    experiment_id = ensure_experiment(client, uri, project, flow, run_doc.get("namespace"))
-    parent = find_parent(client, uri, experiment_id, run_doc)
+    experiment_id = ensure_experiment(session, project, flow, run_doc.get("namespace"))
+    parent = find_parent(session, experiment_id, run_doc)
     if parent is None:
-        tags = {**run_tags({**run_doc, "project": project}), "branchline.role": "flow"}
-        run = call(
-            uri,
+        tags = {**run_tags({**run_doc, "project": project}), ROLE_TAG: ROLE_FLOW}
+        run = session.call(
             f"create the run of {flow}/{run_id}",
-            client.create_run,
+            session.client.create_run,
             experiment_id,
             start_time=iso_to_ms(run_doc.get("started")),
             tags=tags,
             run_name=run_id,
         )
         parent = run.info.run_id
-    link = {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": parent}
+    link = {"tracking_uri": session.uri, "experiment_id": experiment_id, "run_id": parent}
     write_link(ds, flow, run_id, link)
-    log_params(client, uri, parent, run_doc)
+    log_params(session, parent, run_doc)
     return link
 
 
-def log_params(client: MlflowClient, uri: str, mlflow_run_id: str, run_doc: dict[str, Any]) -> None:
+def log_params(session: TrackingSession, mlflow_run_id: str, run_doc: dict[str, Any]) -> None:
     from mlflow.entities import Param
 
-    existing = call(uri, "read run", client.get_run, mlflow_run_id).data.params
+    existing = session.call("read run", session.client.get_run, mlflow_run_id).data.params
     params = [Param(k, v) for k, v in params_of(run_doc).items() if k not in existing]
     for batch in chunks(params):
-        call(uri, "log params", client.log_batch, mlflow_run_id, params=batch)
+        session.call("log params", session.client.log_batch, mlflow_run_id, params=batch)
 
 
-def close_parent(client: MlflowClient, uri: str, mlflow_run_id: str, status: str, end_ms: int | None) -> None:
-    call(uri, "end the flow run", client.set_terminated, mlflow_run_id, status, end_ms)
+def close_parent(session: TrackingSession, mlflow_run_id: str, status: str, end_ms: int | None) -> None:
+    session.call("end the flow run", session.client.set_terminated, mlflow_run_id, status, end_ms)
 
 
 # ----- task runs
 def create_task_run(
-    client: MlflowClient,
-    uri: str,
+    session: TrackingSession,
     link: dict[str, Any],
     tags: dict[str, str],
     *,
@@ -98,29 +92,27 @@ def create_task_run(
     start_ms: int | None = None,
 ) -> str:
     """A nested run under the parent named `<step>/<task_id>`; returns its id."""
-    run = call(
-        uri,
+    run = session.call(
         f"create the run of task {step}/{task_id}",
-        client.create_run,
+        session.client.create_run,
         link["experiment_id"],
         start_time=start_ms,
-        tags={**tags, PARENT_TAG: link["run_id"], "branchline.role": "task"},
+        tags={**tags, PARENT_RUN_TAG: link["run_id"], ROLE_TAG: ROLE_TASK},
         run_name=task_run_name(step, task_id),
     )
     return str(run.info.run_id)
 
 
-def set_tags(client: MlflowClient, uri: str, mlflow_run_id: str, tags: dict[str, str]) -> None:
+def set_tags(session: TrackingSession, mlflow_run_id: str, tags: dict[str, str]) -> None:
     from mlflow.entities import RunTag
 
     items = [RunTag(k, v) for k, v in tags.items()]
     for batch in chunks(items):
-        call(uri, "set tags", client.log_batch, mlflow_run_id, tags=batch)
+        session.call("set tags", session.client.log_batch, mlflow_run_id, tags=batch)
 
 
 def record_task(
-    client: MlflowClient,
-    uri: str,
+    session: TrackingSession,
     link: dict[str, Any],
     run_doc: dict[str, Any],
     step: str,
@@ -133,13 +125,13 @@ def record_task(
     end_ms = iso_to_ms(meta.get("finished"))
     existing = meta.get("mlflow_run_id")
     if existing:
-        set_tags(client, uri, existing, tags)
-        run = call(uri, "read run", client.get_run, existing)
+        set_tags(session, existing, tags)
+        run = session.call("read run", session.client.get_run, existing)
         if run.info.status != status:
-            call(uri, "end a task run", client.set_terminated, existing, status, end_ms)
+            session.call("end a task run", session.client.set_terminated, existing, status, end_ms)
         return str(existing)
     mlflow_run_id = create_task_run(
-        client, uri, link, tags, step=step, task_id=task_id, start_ms=iso_to_ms(meta.get("started"))
+        session, link, tags, step=step, task_id=task_id, start_ms=iso_to_ms(meta.get("started"))
     )
-    call(uri, "end a task run", client.set_terminated, mlflow_run_id, status, end_ms)
+    session.call("end a task run", session.client.set_terminated, mlflow_run_id, status, end_ms)
     return mlflow_run_id

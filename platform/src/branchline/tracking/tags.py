@@ -1,8 +1,9 @@
-"""What a flow run and its tasks look like in MLflow: names, tags, statuses (pure functions, no mlflow).
+"""What a flow run and its tasks look like in MLflow: names, tag values, statuses (pure functions, no mlflow).
 
 The recorder (local runs) and the task process (containers) both build MLflow runs from the same
 datastore documents, so the mapping lives here once. Everything is a plain dict of strings so it can be
-tested without MLflow and imported by the runtime for free.
+tested without MLflow and imported by the runtime for free. The tag keys are spelled in
+`branchline.namespaces.mlflow_tags`.
 """
 
 from __future__ import annotations
@@ -11,26 +12,44 @@ import json
 from datetime import datetime
 from typing import Any
 
+from branchline.namespaces import is_production
+from branchline.namespaces.limits import MLFLOW_TAG_VALUE_MAX_LENGTH
+from branchline.namespaces.mlflow_tags import (
+    ARTIFACTS_TAG,
+    ATTEMPT_TAG,
+    BATCH_JOB_ID_TAG,
+    BRANCH_TAG,
+    CI_EVENT_TAG,
+    CLONED_FROM_TAG,
+    ERROR_TAG,
+    EXECUTION_ARN_TAG,
+    FLOW_TAG,
+    FOREACH_NUM_SPLITS_TAG,
+    GIT_DIRTY_TAG,
+    GIT_SHA_TAG,
+    IMAGE_TAG,
+    NAMESPACE_TAG,
+    ORIGIN_RUN_ID_TAG,
+    PR_NUMBER_TAG,
+    PROJECT_TAG,
+    RUN_ID_TAG,
+    SOURCE_GIT_BRANCH_TAG,
+    SOURCE_GIT_COMMIT_TAG,
+    SOURCE_NAME_TAG,
+    SOURCE_TYPE_TAG,
+    STEP_TAG,
+    TASK_ID_TAG,
+    TASK_INHERITED_TAGS,
+)
+
 # MLflow's own limits (mlflow.utils.validation); values past them are truncated, not rejected.
-MAX_TAG_VALUE = 8000
+MAX_TAG_VALUE = MLFLOW_TAG_VALUE_MAX_LENGTH
 MAX_PARAM_VALUE = 6000
 MAX_BATCH = 100
 
-PARENT_TAG = "mlflow.parentRunId"
-NAMESPACE_TAG = "branchline.namespace"
-RUN_ID_TAG = "branchline.run_id"
-ROLE_TAG = "branchline.role"
-CHECKS_TAG_PREFIX = "branchline.checks."  # + "<suite>.success" / "<suite>.failed" (branchline.checks records them)
-IDENTITY_TAGS = (NAMESPACE_TAG, RUN_ID_TAG)  # what ties a run to one flow run (the gate checks both)
 DEV_SUFFIX = "dev"
 FINAL_RUN_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED"}
 FINAL_TASK_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
-
-
-def is_production(namespace: str | None) -> bool:
-    from branchline.namespaces import PRODUCTION_NAMESPACE
-
-    return namespace == PRODUCTION_NAMESPACE
 
 
 def experiment_name(project: str, flow: str, namespace: str | None) -> str:
@@ -91,23 +110,23 @@ def run_tags(run_doc: dict[str, Any]) -> dict[str, str]:
     ci = run_doc.get("ci") or {}
     return _clean(
         {
-            "branchline.namespace": run_doc.get("namespace"),
-            "branchline.run_id": run_doc.get("run_id"),
-            "branchline.flow": run_doc.get("flow"),
-            "branchline.project": run_doc.get("project"),
-            "branchline.git_sha": git.get("sha"),
-            "branchline.branch": git.get("branch"),
-            "branchline.git_dirty": git.get("dirty") if git else None,
-            "branchline.pr_number": ci.get("pr_number"),
-            "branchline.ci_event": ci.get("event"),
-            "branchline.image": run_doc.get("image"),
-            "branchline.execution_arn": run_doc.get("execution_arn"),
-            "branchline.origin_run_id": run_doc.get("origin_run_id"),
+            NAMESPACE_TAG: run_doc.get("namespace"),
+            RUN_ID_TAG: run_doc.get("run_id"),
+            FLOW_TAG: run_doc.get("flow"),
+            PROJECT_TAG: run_doc.get("project"),
+            GIT_SHA_TAG: git.get("sha"),
+            BRANCH_TAG: git.get("branch"),
+            GIT_DIRTY_TAG: git.get("dirty") if git else None,
+            PR_NUMBER_TAG: ci.get("pr_number"),
+            CI_EVENT_TAG: ci.get("event"),
+            IMAGE_TAG: run_doc.get("image"),
+            EXECUTION_ARN_TAG: run_doc.get("execution_arn"),
+            ORIGIN_RUN_ID_TAG: run_doc.get("origin_run_id"),
             # MLflow's own keys, so that its UI shows the commit, branch and source file.
-            "mlflow.source.git.commit": git.get("sha"),
-            "mlflow.source.git.branch": git.get("branch"),
-            "mlflow.source.name": run_doc.get("flow_file"),
-            "mlflow.source.type": "JOB",
+            SOURCE_GIT_COMMIT_TAG: git.get("sha"),
+            SOURCE_GIT_BRANCH_TAG: git.get("branch"),
+            SOURCE_NAME_TAG: run_doc.get("flow_file"),
+            SOURCE_TYPE_TAG: "JOB",
         }
     )
 
@@ -117,33 +136,17 @@ def task_tags(
 ) -> dict[str, str]:
     """Tags of a task's nested run: the run's identity tags plus the task's own (attempt, Batch job...)."""
     meta = meta or {}
-    inherited = {
-        k: v
-        for k, v in run_tags_.items()
-        if k
-        in (
-            "branchline.namespace",
-            "branchline.run_id",
-            "branchline.flow",
-            "branchline.project",
-            "branchline.git_sha",
-            "branchline.branch",
-            "branchline.pr_number",
-            "branchline.image",
-            "branchline.execution_arn",
-            "mlflow.source.git.commit",
-        )
-    }
+    inherited = {k: v for k, v in run_tags_.items() if k in TASK_INHERITED_TAGS}
     own = _clean(
         {
-            "branchline.step": step,
-            "branchline.task_id": task_id,
-            "branchline.attempt": meta.get("attempt"),
-            "branchline.batch_job_id": meta.get("batch_job_id"),
-            "branchline.artifacts": sorted(meta.get("artifacts") or []),
-            "branchline.foreach_num_splits": meta.get("foreach_num_splits"),
-            "branchline.cloned_from": meta.get("cloned_from"),
-            "branchline.error": _error_line(meta.get("error")),
+            STEP_TAG: step,
+            TASK_ID_TAG: task_id,
+            ATTEMPT_TAG: meta.get("attempt"),
+            BATCH_JOB_ID_TAG: meta.get("batch_job_id"),
+            ARTIFACTS_TAG: sorted(meta.get("artifacts") or []),
+            FOREACH_NUM_SPLITS_TAG: meta.get("foreach_num_splits"),
+            CLONED_FROM_TAG: meta.get("cloned_from"),
+            ERROR_TAG: _error_line(meta.get("error")),
         }
     )
     return {**inherited, **own}

@@ -12,7 +12,8 @@ Two modes:
 - `in_task` (containers, no recorder): every task opens its run; the `start` task (or the first one to
   run after a resume) creates the parent run and `mlflow.json`; the `end` task ends the parent run.
 
-This module is imported by every task process: stdlib only at module level.
+This module is imported by every task process: mlflow is imported only when a step uses it, never at
+module level (the own-package modules it imports are pure Python and already loaded by the runtime).
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.errors import BranchlineError, ServiceUnreachable
+from branchline.tracking.connect import TrackingError, TrackingSession, bound_http_retries, connect
+from branchline.tracking.evidence import record_task_evidence
+from branchline.tracking.runs import close_parent, create_task_run, open_parent, read_link, set_tags, write_link
+from branchline.tracking.tags import run_tags, task_tags
 
 Mode = Literal["recorder", "in_task"]
 LINK_WAIT = float(os.environ.get("BRANCHLINE_TRACKING_WAIT", "120"))
@@ -86,41 +91,35 @@ def deactivate(handle: TaskRunHandle | None, *, failed: bool, tags: dict[str, st
         return None
     import mlflow
 
-    from branchline.tracking.connect import call
-    from branchline.tracking.runs import set_tags
-
     ctx, uri = handle.ctx, handle.ctx.tracking_uri
     status = "FAILED" if failed else "FINISHED"
-    client = mlflow.MlflowClient(tracking_uri=uri)
+    session = TrackingSession(mlflow.MlflowClient(tracking_uri=uri), uri)
     if tags:
-        set_tags(client, uri, handle.mlflow_run_id, {k: str(v) for k, v in tags.items()})
+        set_tags(session, handle.mlflow_run_id, {k: str(v) for k, v in tags.items()})
     # end our run and whatever the step left open on top of it
     while (active := mlflow.active_run()) is not None:
         mine = active.info.run_id == handle.mlflow_run_id
         mlflow.end_run(status)
         if mine:
             break
-    run = call(uri, "read the task run", client.get_run, handle.mlflow_run_id)
+    run = session.call("read the task run", session.client.get_run, handle.mlflow_run_id)
     if run.info.status == "RUNNING":
-        call(uri, "end the task run", client.set_terminated, handle.mlflow_run_id, status)
-    _record_evidence(client, handle)
+        session.call("end the task run", session.client.set_terminated, handle.mlflow_run_id, status)
+    _record_evidence(session, handle)
     if ctx.mode == "in_task" and ctx.step == "end" and not failed and handle.link:
-        _close_parent_in_task(client, handle)
+        _close_parent_in_task(session, handle)
     return handle.mlflow_run_id
 
 
-def _record_evidence(client: Any, handle: TaskRunHandle) -> None:
+def _record_evidence(session: TrackingSession, handle: TaskRunHandle) -> None:
     """The task's MLflow record, copied into its datastore prefix for the gate to cross-check.
 
     A failure here does not fail the task (its work is done); the gate, finding no record, fails closed.
     """
-    from branchline.errors import BranchlineError
-    from branchline.tracking.evidence import record_task_evidence
-
     ctx = handle.ctx
     try:
         record_task_evidence(
-            client, ctx.tracking_uri, ctx.datastore, flow=ctx.flow, run_id=ctx.run_id, step=ctx.step,
+            session, ctx.datastore, flow=ctx.flow, run_id=ctx.run_id, step=ctx.step,
             task_id=ctx.task_id, task_run_id=str(handle.mlflow_run_id),
         )  # fmt: skip
     except BranchlineError as exc:
@@ -137,44 +136,35 @@ def finish_flow_run(ctx: TaskTracking, *, failed: bool) -> None:
 
     Without it the flow's run of a failed container execution would stay RUNNING: only `end` closes it.
     """
-    from branchline.tracking.connect import connect
-    from branchline.tracking.runs import close_parent, read_link, write_link
-
     link = read_link(ctx.datastore, ctx.flow, ctx.run_id)
     if not link or not link.get("run_id") or link.get("recorded"):
         return
     status = "FAILED" if failed else "FINISHED"
-    close_parent(connect(ctx.tracking_uri), ctx.tracking_uri, link["run_id"], status, None)
+    close_parent(connect(ctx.tracking_uri), link["run_id"], status, None)
     write_link(ctx.datastore, ctx.flow, ctx.run_id, {**link, "recorded": True, "status": status})
 
 
 # ----- opening the run
 def _open(handle: TaskRunHandle) -> None:
     """Find (or make) the parent run, create the nested task run, make it mlflow's active run."""
-    from branchline.tracking.connect import bound_http_retries
-
     bound_http_retries()
     import mlflow
-
-    from branchline.tracking.connect import call, connect
-    from branchline.tracking.runs import create_task_run
-    from branchline.tracking.tags import run_tags, task_tags
 
     ctx, uri = handle.ctx, handle.ctx.tracking_uri
     # recorder mode: wait before touching the store, the recorder may be creating it (migrations race)
     waited = _wait_link(ctx) if ctx.mode == "recorder" else None
-    client = connect(uri)
-    link = waited or _ensure_parent(client, ctx)
+    session = connect(uri)
+    link = waited or _ensure_parent(session, ctx)
     run_doc = ctx.datastore.read_run(ctx.flow, ctx.run_id) or _minimal_run_doc(ctx)
     meta = {"attempt": ctx.attempt, "batch_job_id": os.environ.get("AWS_BATCH_JOB_ID")}
     tags = {**task_tags(run_tags_=run_tags(run_doc), step=ctx.step, task_id=ctx.task_id, meta=meta)}
     tags.update({k: str(v) for k, v in ctx.tags.items() if v not in (None, "")})
     handle.link = link
-    handle.mlflow_run_id = create_task_run(client, uri, link, tags, step=ctx.step, task_id=ctx.task_id)
+    handle.mlflow_run_id = create_task_run(session, link, tags, step=ctx.step, task_id=ctx.task_id)
     mlflow.set_tracking_uri(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri  # subprocesses of the step log to the same store
-    call(uri, "select the experiment", mlflow.set_experiment, experiment_id=link["experiment_id"])
-    call(uri, "start the task run", mlflow.start_run, run_id=handle.mlflow_run_id)
+    session.call("select the experiment", mlflow.set_experiment, experiment_id=link["experiment_id"])
+    session.call("start the task run", mlflow.start_run, run_id=handle.mlflow_run_id)
 
 
 def _minimal_run_doc(ctx: TaskTracking) -> dict[str, Any]:
@@ -183,10 +173,6 @@ def _minimal_run_doc(ctx: TaskTracking) -> dict[str, Any]:
 
 def _wait_link(ctx: TaskTracking) -> dict[str, Any]:
     """mlflow.json written by the recorder; bounded wait, the recorder's own error if it failed."""
-    from branchline.errors import ServiceUnreachable
-    from branchline.tracking.connect import TrackingError
-    from branchline.tracking.runs import read_link
-
     deadline = time.monotonic() + ctx.link_wait
     while True:
         link = read_link(ctx.datastore, ctx.flow, ctx.run_id)
@@ -204,23 +190,19 @@ def _wait_link(ctx: TaskTracking) -> dict[str, Any]:
         time.sleep(0.1)
 
 
-def _ensure_parent(client: Any, ctx: TaskTracking) -> dict[str, Any]:
+def _ensure_parent(session: TrackingSession, ctx: TaskTracking) -> dict[str, Any]:
     """in_task mode: the parent run from mlflow.json, or create it (start task, or first after resume)."""
-    from branchline.tracking.runs import open_parent, read_link
-
     link = read_link(ctx.datastore, ctx.flow, ctx.run_id)
     if link and link.get("run_id") and not link.get("error"):
         return link
     run_doc = ctx.datastore.read_run(ctx.flow, ctx.run_id) or _minimal_run_doc(ctx)
     run_doc = {**run_doc, "flow": ctx.flow, "run_id": ctx.run_id, "namespace": ctx.namespace}
-    return open_parent(client, ctx.tracking_uri, ctx.datastore, run_doc, ctx.project)
+    return open_parent(session, ctx.datastore, run_doc, ctx.project)
 
 
-def _close_parent_in_task(client: Any, handle: TaskRunHandle) -> None:
-    from branchline.tracking.runs import close_parent, write_link
-
+def _close_parent_in_task(session: TrackingSession, handle: TaskRunHandle) -> None:
     ctx, link = handle.ctx, handle.link or {}
-    close_parent(client, ctx.tracking_uri, link["run_id"], "FINISHED", None)
+    close_parent(session, link["run_id"], "FINISHED", None)
     write_link(ctx.datastore, ctx.flow, ctx.run_id, {**link, "recorded": True, "status": "FINISHED"})
 
 
