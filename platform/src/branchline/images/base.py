@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from branchline.errors import BranchlineError
+from branchline.images.engine import registry_auth, remote_digest
 
 _ARG = re.compile(r"^\s*ARG\s+BASE_IMAGE=(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 _FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", re.MULTILINE | re.IGNORECASE)
@@ -48,8 +49,6 @@ def resolve_digest(reference: str, docker: Callable[[], Any]) -> str:
     if pinned:
         return pinned
     from docker.errors import APIError, DockerException, ImageNotFound
-
-    from branchline.images.publish import registry_auth, remote_digest
 
     client = docker()
     try:

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from branchline.aws.session import client as aws_client
+from branchline.datastore.storage import S3Storage
 from branchline.errors import BranchlineError
 
 _EXCLUDED_DIRS = {".git", ".branchline", ".venv", "__pycache__", ".tox", ".pytest_cache", "node_modules"}
@@ -89,9 +91,6 @@ def package_url(package: CodePackage, bucket: str, prefix: str) -> str:
 
 def upload(package: CodePackage, bucket: str, prefix: str, client=None) -> tuple[str, bool]:
     """Upload under `<prefix>/code/<sha>.tar.gz` unless it is there; returns (s3 url, uploaded?)."""
-    from branchline.aws.session import client as aws_client
-    from branchline.datastore.storage import S3Storage
-
     storage = S3Storage(bucket, prefix, client=client or aws_client("s3"))
     key = f"code/{package.name}"
     if storage.exists(key):

@@ -10,24 +10,19 @@ can write (see `branchline.images.production`).
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from branchline.errors import BranchlineError, ServiceUnreachable
+from branchline.images.base import base_image, resolve_digest
+from branchline.images.engine import ImageError, connect_docker, push, registry_auth, remote_digest
+from branchline.images.platform import check_pin, installed_revision, stage_wheel
 
 DEPENDENCY_FILES = (
     "Dockerfile", ".dockerignore", "requirements.in", "requirements.txt", "requirements.lock", "constraints.txt",
 )
-_ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
-
-
-class ImageError(BranchlineError):
-    """The image cannot be built, found or pushed."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,7 @@ def dependency_hash(root: Path, files: Iterable[str] = DEPENDENCY_FILES, extra: 
 
     Pure: `extra` carries what needs I/O to know (build args, `hash_inputs`).
     """
-    from branchline import __version__
+    from branchline import __version__  # read when hashing: the version of the platform installed now
 
     digest = hashlib.sha256()
     digest.update(f"branchline=={__version__}\n".encode())
@@ -72,9 +67,6 @@ def hash_inputs(root: Path, build_args: Mapping[str, str] | None = None, docker_
 
     The keys of what is not a build argument start with `@` (no build argument can).
     """
-    from branchline.images.base import base_image, resolve_digest
-    from branchline.images.platform import check_pin, installed_revision
-
     inputs = dict(build_args or {})
     inputs["@platform"] = installed_revision()
     pinned = check_pin(root, inputs["@platform"])
@@ -90,70 +82,6 @@ def current_tag(root: Path, build_args: Mapping[str, str] | None = None, docker_
     """The `deps-<hash>` tag of the project's dependencies as they are now."""
     root = root.resolve()
     return image_tag(dependency_hash(root, extra=hash_inputs(root, build_args, docker_client)))
-
-
-def registry_auth(repository: str) -> dict[str, str] | None:
-    """ECR: a token from boto3; anything else: None (the Docker engine's own credentials apply)."""
-    host = repository.split("/", 1)[0]
-    match = _ECR_HOST.match(host)
-    if not match:
-        return None
-    from branchline.aws.session import client
-
-    data = client("ecr").get_authorization_token(registryIds=[match.group(1)])["authorizationData"][0]
-    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-    return {"username": user, "password": password, "registry": data["proxyEndpoint"]}
-
-
-def connect_docker(client: Any = None) -> Any:
-    """The given client, else one from the environment (DOCKER_HOST), with a clear error when unreachable."""
-    if client is not None:
-        return client
-    import docker
-    from docker.errors import DockerException
-
-    try:
-        return docker.from_env(timeout=600)
-    except DockerException as exc:
-        raise ServiceUnreachable(
-            f"cannot reach the Docker engine: {exc}", hint="start Docker or set DOCKER_HOST"
-        ) from None
-
-
-def remote_digest(docker_client: Any, ref: str, auth: dict[str, str] | None) -> str | None:
-    """The digest of `ref` in its registry, or None when the tag does not exist there."""
-    from docker.errors import APIError, NotFound
-
-    try:
-        return docker_client.images.get_registry_data(ref, auth_config=auth).id
-    except NotFound:
-        return None
-    except APIError as exc:
-        text = str(exc).lower()
-        if "not found" in text or "manifest unknown" in text or "404" in text:
-            return None
-        raise registry_error(ref, str(exc.explanation or exc)) from None
-
-
-_UNREACHABLE = ("connection refused", "no such host", "timeout", "network is unreachable", ": eof")
-_DENIED = ("unauthorized", "denied", "authentication required", "403", "401")
-
-
-def registry_error(ref: str, detail: str) -> BranchlineError:
-    """One clear error for a registry the engine could not ask about `ref`: unreachable, refused, or other."""
-    host = ref.split("/", 1)[0]
-    lowered = detail.lower()
-    if any(word in lowered for word in _UNREACHABLE):
-        return ServiceUnreachable(
-            f"the image registry {host} did not answer for {ref}: {detail}",
-            hint=f"check that the registry at {host} is running and reachable from the Docker engine",
-        )
-    if any(word in lowered for word in _DENIED):
-        return ImageError(
-            f"the image registry {host} refused access to {ref}: {detail}",
-            hint="log the Docker engine in to the registry (ECR: AWS credentials that may pull and push)",
-        )
-    return ImageError(f"the image registry {host} failed for {ref}: {detail}", hint="check the repository name")
 
 
 def publish(
@@ -178,8 +106,6 @@ def publish(
         if existing:
             log(f"{ref} already in the registry: no build")
             return PublishResult(repository, tag, existing, built=False)
-    from branchline.images.platform import stage_wheel
-
     stage_wheel(root, log)
     log(f"building {ref}")
     try:
@@ -206,20 +132,3 @@ def publish(
     return PublishResult(repository, tag, digest, built=True)
 
 
-def push(client: Any, repository: str, tag: str, auth: dict[str, str] | None) -> str:
-    """Push the engine's `repository:tag`; the digest the registry stored it under."""
-    from docker.errors import APIError
-
-    ref = f"{repository}:{tag}"
-    digest = None
-    try:
-        for event in client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
-            if "error" in event:
-                raise registry_error(ref, f"push failed: {event['error']}")
-            digest = (event.get("aux") or {}).get("Digest") or digest
-    except APIError as exc:
-        raise registry_error(ref, f"push failed: {exc.explanation or exc}") from None
-    digest = digest or remote_digest(client, ref, auth)
-    if not digest:
-        raise ImageError(f"pushed {ref} but the registry reports no digest for it")
-    return str(digest)

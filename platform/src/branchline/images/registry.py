@@ -12,14 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from branchline.images.publish import (
-    ImageError,
-    connect_docker,
-    push,
-    registry_auth,
-    registry_error,
-    remote_digest,
-)
+from branchline.aws.session import aws_errors, client
+from branchline.images.engine import ImageError, connect_docker, push, registry_auth, registry_error, remote_digest
 
 _ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(.+)$")
 _MANIFEST_TYPES = [
@@ -39,8 +33,6 @@ def tag_digest(repository: str, tag: str, docker_client: Any = None) -> str | No
     match = _ECR.match(repository)
     if match is None:
         return remote_digest(connect_docker(docker_client), f"{repository}:{tag}", registry_auth(repository))
-    from branchline.aws.session import aws_errors, client
-
     ecr = client("ecr")
     with aws_errors(f"look up {repository}:{tag}"):
         try:
@@ -75,8 +67,6 @@ def add_tag(repository: str, digest: str, tag: str, *, docker_client: Any = None
 
 
 def _ecr_add_tag(registry_id: str, name: str, digest: str, tag: str) -> None:
-    from branchline.aws.session import aws_errors, client
-
     ecr = client("ecr")
     with aws_errors(f"tag {name}@{digest} as {tag}"):
         images = ecr.batch_get_image(registryId=registry_id, repositoryName=name, imageIds=[{"imageDigest": digest}],
