@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from branchline.ci.repo_settings import Verdict, check_production, expected_subjects
+from branchline.ci.repo_settings import SettingsCheck, check_production, expected_subjects
 from tests.ci.conftest import REPOSITORY, TOKEN
 from tests.ci.fake_github import JOB_TOKEN_PERMISSIONS, GitHubServer
 
 BRANCHLINE = Path(sys.executable).parent / "branchline"
 
 
-def _check(github: GitHubServer, branch: str = "main", token: str = TOKEN) -> Verdict:
+def _check(github: GitHubServer, branch: str = "main", token: str = TOKEN) -> SettingsCheck:
     return check_production(github.url, token, REPOSITORY, branch)
 
 
-def _problems(verdict: Verdict) -> list[str]:
+def _problems(verdict: SettingsCheck) -> list[str]:
     return [p.message for p in verdict.problems]
 
 

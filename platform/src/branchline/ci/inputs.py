@@ -13,8 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from branchline.aws.deploy.settings import image_repositories
+from branchline.aws.session import aws_errors
 from branchline.ci.context import CIError
 from branchline.config import Config
+from branchline.images.codepkg import build_code_package, upload
+from branchline.images.production import check_production_image, production_tag, require_repository
+from branchline.images.publish import current_tag, publish
+from branchline.images.registry import add_tag, tag_digest
 from branchline.namespaces import Names
 
 
@@ -34,9 +40,6 @@ class CodePackageChoice:
 def image_repository(config: Config, *, production: bool = False) -> str:
     """Where this deploy's image lives: the branch repository, or (prod) the production one only."""
     if production:
-        from branchline.aws.deploy.settings import image_repositories
-        from branchline.images.production import require_repository
-
         return require_repository(image_repositories(config)[1])
     return str(config.require("aws.image_repository",
                               hint="set tool.branchline.aws.image_repository (the ECR repository of step "
@@ -45,9 +48,6 @@ def image_repository(config: Config, *, production: bool = False) -> str:
 
 def existing_image(config: Config, *, production: bool = False) -> ImageChoice:
     """The digest reference of `deps-<hash>` of the current dependencies, which must already exist."""
-    from branchline.images.publish import current_tag
-    from branchline.images.registry import tag_digest
-
     repository = image_repository(config, production=production)
     tag = current_tag(config.root)
     digest = tag_digest(repository, tag)
@@ -68,17 +68,12 @@ def choose_image(config: Config, *, image: str | None, skip_image: bool,
         return ImageChoice(image, "given")
     if skip_image:
         return existing_image(config, production=production)
-    from branchline.images.publish import publish
-
     result = publish(config.root, image_repository(config, production=production), log=log)
     return ImageChoice(result.reference, "built and pushed" if result.built else "reused: dependencies unchanged")
 
 
 def protect_production_image(config: Config, reference: str, git_sha: str, log: Callable[[str], None]) -> str:
     """Check a production image and tag it `prod-<sha>` before anything references it; returns the tag."""
-    from branchline.images.production import check_production_image, production_tag
-    from branchline.images.registry import add_tag
-
     repository, digest = check_production_image(reference, image_repository(config, production=True))
     tag = production_tag(git_sha)
     add_tag(repository, digest, tag, log=log)
@@ -88,9 +83,6 @@ def protect_production_image(config: Config, reference: str, git_sha: str, log: 
 def upload_code_package(config: Config, names: Names, bucket: str, include: Sequence[str] = ()) -> CodePackageChoice:
     """Pack the checkout's tracked files (and `include`) and put them under `<namespace prefix>/code/` (once per
     content)."""
-    from branchline.aws.session import aws_errors
-    from branchline.images.codepkg import build_code_package, upload
-
     package = build_code_package(config.root, include)
     with aws_errors(f"upload of the code package to s3://{bucket}/{names.s3_prefix()}"):
         url, uploaded = upload(package, bucket, names.s3_prefix())

@@ -10,20 +10,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
+from branchline.aws.deploy import FlowDeployResult, Plan, deploy, teardown
+from branchline.aws.deploy.printer import print_plan
+from branchline.aws.deploy.project import current_git_sha, load_flows
+from branchline.aws.deploy.settings import AwsSettings, aws_settings, configured_bucket
+from branchline.aws.session import aws_errors, client, region
+from branchline.ci.actions import write_outputs, write_summary
 from branchline.ci.context import CIError, GitHubContext, github_context
+from branchline.ci.github import GitHub, upsert_comment
+from branchline.ci.inputs import (
+    CodePackageChoice,
+    ImageChoice,
+    choose_image,
+    protect_production_image,
+    upload_code_package,
+)
+from branchline.ci.policy import cleanup_namespace, pr_namespace, release_namespace
+from branchline.ci.prune import deployed_branch_namespaces, read_branches_file, remote_branches, stale_namespaces
+from branchline.ci.repo_settings import check_production, refusal_message
 from branchline.ci.report import (
     DeployReport,
     FlowLine,
     SmokeOutcome,
+    code,
     mlflow_home_url,
     render,
     state_machine_console_url,
 )
+from branchline.ci.smoke import run_smoke, smoke_failure, smoke_plan
+from branchline.ci.verdict import gate_verdicts
 from branchline.config import Config, load_config
+from branchline.namespaces import Names, is_production
 
 
 @dataclass
@@ -37,7 +57,9 @@ class PrOptions:
 
 
 @dataclass
-class DeployOutcome:
+class CiDeployOutcome:
+    """What `ci pr` / `ci release` did (the deployer's own result is `aws.deploy.FlowDeployResult`)."""
+
     namespace: str
     report: DeployReport
     markdown: str
@@ -56,17 +78,12 @@ class PruneOutcome:
 # ----------------------------------------------------------------------------- shared steps
 
 
-def _prepare(config: Config, namespace: str) -> tuple[Any, Any]:
-    from branchline.aws.deploy.settings import aws_settings
-    from branchline.namespaces import Names
-
+def _prepare(config: Config, namespace: str) -> tuple[Names, AwsSettings]:
     return Names(config.project, namespace), aws_settings(config, namespace)
 
 
 def _flow_lines(state_machines: Mapping[str, str], region: str) -> tuple[FlowLine, ...]:
     """flow → live alias ARN, with the version `live` routes to (read back from AWS)."""
-    from branchline.aws.session import client
-
     sfn = client("stepfunctions")
     lines = []
     for flow, alias_arn in sorted(state_machines.items()):
@@ -80,21 +97,15 @@ def _flow_lines(state_machines: Mapping[str, str], region: str) -> tuple[FlowLin
 
 @dataclass
 class Deployed:
-    names: Any
-    settings: Any
-    image: Any
-    code: Any
-    result: Any
+    names: Names
+    settings: AwsSettings
+    image: ImageChoice
+    code: CodePackageChoice
+    result: FlowDeployResult
 
 
 def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptions, console: Console) -> Deployed:
     """Image, code package, deploy: the part `ci pr` and `ci release` share."""
-    from branchline.aws.deploy import deploy
-    from branchline.aws.deploy.printer import print_plan
-    from branchline.aws.deploy.project import current_git_sha
-    from branchline.ci.inputs import choose_image, protect_production_image, upload_code_package
-    from branchline.namespaces import is_production
-
     names, settings = _prepare(config, namespace)
     production = is_production(namespace)
     log = lambda line: console.print(line, markup=False)  # noqa: E731
@@ -110,9 +121,7 @@ def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptio
     return Deployed(names, settings, image, code, result)
 
 
-def _publish_report(ctx: GitHubContext, outcome: DeployOutcome, console: Console) -> None:
-    from branchline.ci.actions import write_outputs, write_summary
-
+def _publish_report(ctx: GitHubContext, outcome: CiDeployOutcome, console: Console) -> None:
     write_summary(ctx.env, render(outcome.report, marker=None))
     write_outputs(ctx.env, {"namespace": outcome.namespace, "image": outcome.report.image,
                             "code-package": outcome.report.code_package})
@@ -123,15 +132,8 @@ def _publish_report(ctx: GitHubContext, outcome: DeployOutcome, console: Console
 
 
 def ci_pr(env: Mapping[str, str], options: PrOptions, console: Console, *,
-          config: Config | None = None) -> DeployOutcome:
+          config: Config | None = None) -> CiDeployOutcome:
     """Deploy a pull request's branch namespace and report it in one PR comment, updated in place."""
-    from branchline.aws.deploy.project import load_flows
-    from branchline.aws.session import region
-    from branchline.ci.github import GitHub, upsert_comment
-    from branchline.ci.policy import pr_namespace
-    from branchline.ci.smoke import run_smoke, smoke_failure, smoke_plan
-    from branchline.ci.verdict import gate_verdicts
-
     ctx = github_context(env)
     config = config or load_config()
     namespace = pr_namespace(ctx, config.production_branch)
@@ -159,7 +161,7 @@ def ci_pr(env: Mapping[str, str], options: PrOptions, console: Console, *,
         run_url=ctx.run_url,
     )
     markdown = render(report)
-    outcome = DeployOutcome(namespace, report, markdown)
+    outcome = CiDeployOutcome(namespace, report, markdown)
     if github is not None:
         posted = upsert_comment(github, number, markdown)
         outcome.comment_id, outcome.comment_created = posted.id, posted.created
@@ -177,8 +179,6 @@ def ci_pr(env: Mapping[str, str], options: PrOptions, console: Console, *,
 
 def _require_protected_production(ctx: GitHubContext, config: Config, console: Console) -> None:
     """Refuse to release while the `production` environment is not limited to the production branch."""
-    from branchline.ci.repo_settings import check_production, refusal_message
-
     verdict = check_production(ctx.api_url, ctx.token, ctx.repository, config.production_branch)
     for note in verdict.notes:
         console.print(f"note: {note.message}", markup=False)
@@ -189,11 +189,8 @@ def _require_protected_production(ctx: GitHubContext, config: Config, console: C
 
 
 def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *,
-               config: Config | None = None) -> DeployOutcome:
+               config: Config | None = None) -> CiDeployOutcome:
     """Deploy `prod` for a push to the production branch: a new version, `live` moved to it."""
-    from branchline.aws.session import region
-    from branchline.ci.policy import release_namespace
-
     ctx = github_context(env)
     config = config or load_config()
     namespace = release_namespace(ctx, config.production_branch)
@@ -205,7 +202,7 @@ def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *,
         image_source=done.image.source, code_package=done.code.url, code_uploaded=done.code.uploaded,
         changes=len(done.result.plan.calls), flows=flows, run_url=ctx.run_url,
     )
-    outcome = DeployOutcome(namespace, report, render(report, marker=None))
+    outcome = CiDeployOutcome(namespace, report, render(report, marker=None))
     for line in flows:
         console.print(f"{line.flow}: {line.alias_arn} -> version {line.version}", markup=False)
     _publish_report(ctx, outcome, console)
@@ -216,14 +213,8 @@ def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *,
 
 
 def ci_cleanup(env: Mapping[str, str], console: Console, *, dry_run: bool = False,
-               config: Config | None = None) -> Any:
+               config: Config | None = None) -> Plan:
     """Tear down a closed pull request's namespace (never prod); returns the plan it ran."""
-    from branchline.aws.deploy import teardown
-    from branchline.aws.deploy.printer import print_plan
-    from branchline.ci.actions import write_summary
-    from branchline.ci.policy import cleanup_namespace
-    from branchline.ci.report import code
-
     ctx = github_context(env)
     config = config or load_config()
     namespace = cleanup_namespace(ctx, config.production_branch)
@@ -242,11 +233,6 @@ def ci_cleanup(env: Mapping[str, str], console: Console, *, dry_run: bool = Fals
 def ci_prune(env: Mapping[str, str], console: Console, *, branches_file: Path | None = None, dry_run: bool = False,
              remote: str = "origin", config: Config | None = None) -> PruneOutcome:
     """Remove branch namespaces whose branches no longer exist (`--dry-run`: only say which)."""
-    from branchline.aws.deploy import teardown
-    from branchline.aws.deploy.settings import configured_bucket
-    from branchline.aws.session import aws_errors, client
-    from branchline.ci.prune import deployed_branch_namespaces, read_branches_file, remote_branches, stale_namespaces
-
     config = config or load_config()
     branches = read_branches_file(branches_file) if branches_file else remote_branches(config.root, env, remote)
     with aws_errors("listing the deployed namespaces"):

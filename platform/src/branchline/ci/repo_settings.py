@@ -57,7 +57,9 @@ class Finding:
 
 
 @dataclass
-class Verdict:
+class SettingsCheck:
+    """What checking the repository's settings found (the gate's decision is `gate.Verdict`)."""
+
     problems: list[Finding] = field(default_factory=list)  # production is not limited to the branch: refuse
     notes: list[Finding] = field(default_factory=list)  # worth knowing; not verifiable or not decisive
     passed: list[str] = field(default_factory=list)  # what was verified
@@ -77,7 +79,7 @@ def expected_subjects(repository: str, branch: str) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------------------------- judging
-def _judge_environment(settings: RepoSettings, verdict: Verdict) -> None:
+def _judge_environment(settings: RepoSettings, verdict: SettingsCheck) -> None:
     env, branch = settings.environment, settings.branch
     if env.status == 403:
         verdict.problems.append(Finding(
@@ -108,7 +110,7 @@ def _judge_environment(settings: RepoSettings, verdict: Verdict) -> None:
     _judge_reviewers(body, verdict)
 
 
-def _judge_branch_rules(settings: RepoSettings, verdict: Verdict) -> None:
+def _judge_branch_rules(settings: RepoSettings, verdict: SettingsCheck) -> None:
     fetched, branch = settings.branch_policies, settings.branch
     if fetched is None or fetched.status != 200:
         status = fetched.status if fetched else "not fetched"
@@ -130,7 +132,7 @@ def _judge_branch_rules(settings: RepoSettings, verdict: Verdict) -> None:
         verdict.passed.append(f"environment {ENVIRONMENT!r} is limited to the branch {branch!r}")
 
 
-def _judge_reviewers(body: dict[str, Any], verdict: Verdict) -> None:
+def _judge_reviewers(body: dict[str, Any], verdict: SettingsCheck) -> None:
     rules = body.get("protection_rules") or []
     reviewers = [r for r in rules if r.get("type") == "required_reviewers" and r.get("reviewers")]
     if not reviewers:
@@ -150,7 +152,7 @@ def _judge_reviewers(body: dict[str, Any], verdict: Verdict) -> None:
                                      "rules'"))
 
 
-def _judge_oidc(settings: RepoSettings, verdict: Verdict) -> None:
+def _judge_oidc(settings: RepoSettings, verdict: SettingsCheck) -> None:
     oidc = settings.oidc
     put = (f"PUT /repos/{settings.repository}/actions/oidc/customization/sub with "
            f'{{"use_default": false, "include_claim_keys": ["repo", "context", "ref"]}}')
@@ -171,7 +173,7 @@ def _judge_oidc(settings: RepoSettings, verdict: Verdict) -> None:
         verdict.passed.append(f"OIDC subjects carry the ref (include_claim_keys {OIDC_CLAIM_KEYS})")
 
 
-def _judge_branch(settings: RepoSettings, verdict: Verdict) -> None:
+def _judge_branch(settings: RepoSettings, verdict: SettingsCheck) -> None:
     info, rules, branch = settings.branch_info, settings.rules, settings.branch
     protected = info.status == 200 and bool((info.body or {}).get("protected"))
     rule_types = {str(r.get("type")) for r in rules.body or []} if rules.status == 200 else set()
@@ -191,9 +193,9 @@ def _judge_branch(settings: RepoSettings, verdict: Verdict) -> None:
         "checks, block force pushes and deletion"))
 
 
-def judge(settings: RepoSettings) -> Verdict:
+def judge(settings: RepoSettings) -> SettingsCheck:
     """Everything that keeps production reachable only from the production branch, with a reviewer."""
-    verdict = Verdict()
+    verdict = SettingsCheck()
     _judge_environment(settings, verdict)
     _judge_oidc(settings, verdict)
     _judge_branch(settings, verdict)
@@ -221,12 +223,12 @@ def read_settings(github: GitHub, branch: str) -> RepoSettings:
     )
 
 
-def check_production(api_url: str, token: str, repository: str, branch: str) -> Verdict:
+def check_production(api_url: str, token: str, repository: str, branch: str) -> SettingsCheck:
     """Read the repository's settings and judge them."""
     return judge(read_settings(GitHub(api_url, token, repository, access=SETTINGS_ACCESS), branch))
 
 
-def refusal_message(verdict: Verdict, branch: str) -> str:
+def refusal_message(verdict: SettingsCheck, branch: str) -> str:
     """One line per problem, under a first line that says what is refused."""
     lines = [f"production is not limited to {branch!r} with required reviewers ({len(verdict.problems)} "
              "problem(s)):"]

@@ -13,11 +13,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from branchline.aws.ops.trigger import start_run, typed_params
+from branchline.aws.session import aws_errors, client
 from branchline.ci.context import CIError
 from branchline.ci.report import SmokeOutcome, execution_console_url, mlflow_run_url
 from branchline.config import Config
+from branchline.datastore.storage import S3Storage
 from branchline.graph.model import FlowGraph
 from branchline.namespaces import Names
+from branchline.tracking.tags import mlflow_json_key
 
 DEFAULT_TIMEOUT_S = 1800.0
 FIRST_POLL_S = 0.5
@@ -35,8 +39,6 @@ class SmokePlan:
 def smoke_plan(config: Config, graphs: Mapping[str, FlowGraph], *, flow: str | None = None,
                timeout_s: float | None = None) -> SmokePlan:
     """Which flow to run with which (typed) parameters, from the options and `[tool.branchline.ci]`."""
-    from branchline.aws.ops.trigger import typed_params
-
     section = config.section("ci")
     chosen = flow or section.get("smoke_flow")
     if not chosen:
@@ -74,10 +76,6 @@ def wait_for(describe: Callable[[], str], timeout_s: float, *, sleep: Callable[[
 
 def _mlflow_link(names: Names, bucket: str, flow: str, run_id: str) -> str | None:
     """The MLflow run of the smoke run, from the `mlflow.json` its tasks publish in the datastore."""
-    from branchline.aws.session import client
-    from branchline.datastore.storage import S3Storage
-    from branchline.tracking.tags import mlflow_json_key
-
     try:
         raw = S3Storage(bucket, names.s3_prefix(), client("s3")).get_bytes(mlflow_json_key(f"runs/{flow}/{run_id}"))
         link = json.loads(raw)
@@ -91,9 +89,6 @@ def _mlflow_link(names: Names, bucket: str, flow: str, run_id: str) -> str | Non
 
 def run_smoke(plan: SmokePlan, names: Names, *, bucket: str, region: str, run_id: str | None = None) -> SmokeOutcome:
     """Start the run through the `live` alias and wait for it (at most `plan.timeout_s`)."""
-    from branchline.aws.ops.trigger import start_run
-    from branchline.aws.session import aws_errors, client
-
     with aws_errors(f"smoke run of {plan.flow} in {names.namespace}"):
         arn = start_run(client, names, plan.flow, plan.params, run_id)
         sfn = client("stepfunctions")
