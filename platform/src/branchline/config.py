@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from branchline.errors import ConfigError
+from branchline.namespaces.names import validate_project
 
 STATE_DIR = ".branchline"
 
@@ -113,7 +114,5 @@ def load_config(start: Path | None = None) -> Config:
     if not isinstance(section, dict):
         raise ConfigError(f"[tool.branchline] in {pyproject} must be a table")
     if "project" in section:  # every AWS and MLflow name starts with it: refuse a bad one before anything runs
-        from branchline.namespaces.names import validate_project
-
         validate_project(str(section["project"]))
     return Config(root=root, data=section, source=pyproject)

@@ -227,7 +227,9 @@ class Change:
 
 
 @dataclass
-class DeployResult:
+class StackDeployResult:
+    """What deploying one CloudFormation stack did (a flow's deploy is `aws.deploy.FlowDeployResult`)."""
+
     stack_name: str
     change_type: str  # CREATE or UPDATE
     changes: list[Change] = field(default_factory=list)
@@ -326,8 +328,8 @@ def deploy_stack(
     stack: str = "",
     poll: float = POLL_SECONDS,
     timeout: float = TIMEOUT_SECONDS,
-    on_changes: Callable[[DeployResult], None] | None = None,
-) -> DeployResult:
+    on_changes: Callable[[StackDeployResult], None] | None = None,
+) -> StackDeployResult:
     """Check the parameters, create a change set, show it (`on_changes`), then execute it or (dry run) delete it.
 
     A dry run of a new stack also deletes the empty stack CloudFormation creates to hold the change set,
@@ -353,14 +355,14 @@ def deploy_stack(
         )
     except ClientError as exc:  # some endpoints refuse an empty change set outright instead of failing it
         if is_no_change(str(exc)):
-            return DeployResult(stack_name, change_type, status="UNCHANGED")
+            return StackDeployResult(stack_name, change_type, status="UNCHANGED")
         raise
     described = _wait(
         lambda: cfn.describe_change_set(StackName=stack_name, ChangeSetName=name),
         lambda d: d["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"),
         f"change set {name}", poll, timeout,
     )
-    result = DeployResult(stack_name, change_type, summarise_changes(described.get("Changes", [])))
+    result = StackDeployResult(stack_name, change_type, summarise_changes(described.get("Changes", [])))
     if described["Status"] == "FAILED":
         _discard(cfn, stack_name, name, delete_stack=existing is None)
         if is_no_change(described.get("StatusReason")):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from branchline.config import Config
 from branchline.errors import BranchlineError, ConfigError
+from branchline.images.production import check_repositories
 from branchline.namespaces import is_production
 
 DEFAULT_KEEP_VERSIONS = 10
@@ -178,8 +179,6 @@ def caller_account(sts: object) -> str:
 
 def image_repositories(config: Config) -> tuple[str | None, str | None]:
     """(branch, production) image repositories: never one and the same (branchline.images.production)."""
-    from branchline.images.production import check_repositories
-
     branch = config.get("aws.image_repository") or None
     production = config.get("aws.production_image_repository") or None
     check_repositories(branch, production)
