@@ -1,8 +1,9 @@
 """The package's layers, as docs/architecture.md draws them: a low room never imports a higher one.
 
 Read from the source (every import statement, also those inside functions), so a new upward import fails here
-before it closes a cycle. Plus: own-package imports sit at module top in the folders that follow that rule, and
-`branchline run` / `branchline --help` import no heavy library (checked in a real process).
+before it closes a cycle. Plus: own-package imports sit at module top everywhere but in the few places named in
+`IN_FUNCTION_ON_PURPOSE`, the command line loads a command's module only when that command runs, and `branchline
+run` / `branchline --help` import no heavy library (checked in a real process).
 """
 
 from __future__ import annotations
@@ -44,23 +45,19 @@ UPWARD_ON_PURPOSE = {
 """`FlowSpec()` under `__main__` starts the flow's command line, as Metaflow's does; that command line's
 `step-functions` group deploys and triggers, which only the cli layer may do. Both imports are lazy."""
 
-TOP_LEVEL_IMPORTS = (  # folders whose own-package imports all sit at module top
-    "branchline/graph",
-    "branchline/datastore",
-    "branchline/runtime",
-    "branchline/authoring",
-    "branchline/aws/compile",
-    "branchline/aws/deploy",
-    "branchline/aws/ops",
-    "branchline/aws/session.py",
-    "branchline/client",
-    "branchline/cli/main.py",
-    "branchline/cli/cmd_run.py",
-    "branchline/cli/cmd_task.py",
-)
-
-NOT_YET = ("branchline/aws/deploy/settings.py",)
-"""In those folders but being changed elsewhere now (issue 8): its imports move with the next wave."""
+IN_FUNCTION_ON_PURPOSE = {
+    ("branchline.authoring.flowspec", "branchline.runtime.flow_cli"): "an upward hop (above), lazy so the "
+    "layers stay acyclic",
+    ("branchline.runtime.flow_cli", "branchline.cli.step_functions"): "an upward hop (above), lazy so the "
+    "layers stay acyclic",
+    ("branchline", "branchline.client"): "the client's names load on first use (a module __getattr__), so a "
+    "flow's start-up does not pay for them",
+}
+"""The only own-package imports allowed inside a function, each with its reason. Everything else is imported at
+module top, so a module's first lines say what it depends on. (`from branchline import __version__` is the version
+string, not a dependency: `images.publish` reads it when it hashes. `cli/main.py` imports a command's module by
+name from its `COMMANDS` table, checked below.) Heavy third-party libraries are another matter: they stay inside
+the functions that use them, and the last test checks that."""
 
 HEAVY = ("boto3", "botocore", "mlflow", "great_expectations", "docker", "pandas")
 
@@ -93,6 +90,11 @@ def level(module: str) -> int:
 
 def imports(path: Path) -> Iterator[tuple[str, bool]]:
     """(imported branchline module, inside a function?) for every import statement of `path`."""
+    return imports_in(path.read_text())
+
+
+def imports_in(source: str) -> Iterator[tuple[str, bool]]:
+    """(imported branchline module, inside a function?) for every import statement of `source`."""
 
     def visit(node: ast.AST, in_function: bool) -> Iterator[tuple[str, bool]]:
         for child in ast.iter_child_nodes(node):
@@ -110,7 +112,16 @@ def imports(path: Path) -> Iterator[tuple[str, bool]]:
                         yield child.module or "", nested
             yield from visit(child, nested)
 
-    yield from visit(ast.parse(path.read_text()), False)
+    yield from visit(ast.parse(source), False)
+
+
+def in_function(module: str, source: str) -> list[str]:
+    """Own-package imports of `module` made inside a function and not allowed in IN_FUNCTION_ON_PURPOSE."""
+    return [
+        f"{module} imports {target} inside a function"
+        for target, nested in imports_in(source)
+        if nested and (module, target) not in IN_FUNCTION_ON_PURPOSE
+    ]
 
 
 def violations(graph: Mapping[str, set[str]]) -> list[str]:
@@ -146,21 +157,34 @@ def test_the_upward_imports_are_lazy() -> None:
 
 
 def test_own_package_imports_are_at_module_top() -> None:
-    inside = [
-        f"{module} imports {target} inside a function"
-        for module, path in MODULES.items()
-        if str(path.relative_to(SOURCE)).startswith(TOP_LEVEL_IMPORTS) and str(path.relative_to(SOURCE)) not in NOT_YET
-        for target, nested in imports(path)
-        if nested and (module, target) not in UPWARD_ON_PURPOSE
+    assert [line for module, path in MODULES.items() for line in in_function(module, path.read_text())] == []
+
+
+def test_the_check_catches_an_import_inside_a_function() -> None:
+    source = "from branchline.errors import ConfigError\n\ndef f():\n    from branchline.config import load_config\n"
+    assert in_function("branchline.tracking.models", source) == [
+        "branchline.tracking.models imports branchline.config inside a function"
     ]
-    assert inside == []
+    lazy_hop = "def __init__(self):\n    from branchline.runtime.flow_cli import main\n"
+    assert in_function("branchline.authoring.flowspec", lazy_hop) == []
+    assert in_function("branchline.authoring.parameters", lazy_hop)  # allowed for that one module only
+
+
+def test_each_command_loads_from_the_module_the_table_names() -> None:
+    """`cli/main.py` imports a command's module when the command runs: the table must match the modules."""
+    from branchline.cli.main import COMMANDS, commands_of
+
+    modules = sorted(p.stem for p in (SOURCE / "branchline" / "cli").glob("cmd_*.py"))
+    assert sorted(set(COMMANDS.values())) == modules
+    for module in modules:
+        assert sorted(commands_of(module)) == sorted(name for name, owner in COMMANDS.items() if owner == module)
 
 
 PROBE = """
 import atexit, json, sys
 def report():
     with open({out!r}, "w") as handle:
-        json.dump(sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r}), handle)
+        json.dump(sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r} + ("branchline",)), handle)
 atexit.register(report)
 sys.argv = {argv!r}
 from branchline.cli.main import main
@@ -168,11 +192,17 @@ main()
 """
 
 
-def _heavy_imports(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list]:
-    out = cwd / "heavy.json"
+def _imported(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list, list]:
+    """Run the command line in a new process: (the process, heavy modules imported, branchline modules imported)."""
+    out = cwd / "imported.json"
     probe = PROBE.format(out=str(out), heavy=HEAVY, argv=argv)
     proc = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    return proc, json.loads(out.read_text())
+    modules = json.loads(out.read_text())
+    own = [m for m in modules if m.startswith("branchline")]
+    return proc, [m for m in modules if m not in own], own
+
+
+NOT_FOR_A_RUN = ("branchline.aws.deploy", "branchline.gate", "branchline.ci", "branchline.images", "branchline.checks")
 
 
 @pytest.mark.parametrize("tracking", ["1", "0"])
@@ -181,10 +211,12 @@ def test_branchline_run_and_help_import_no_heavy_library(tmp_path: Path, trackin
     shutil.copy(FLOWS / "linear_flow.py", tmp_path / "flow.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BRANCHLINE_"))}
     env["BRANCHLINE_TRACKING"] = tracking  # on: the recorder (its own process) imports mlflow, the run does not
-    proc, heavy = _heavy_imports(["branchline", "run", "flow.py", "--wait-tracking"], tmp_path, env)
+    proc, heavy, own = _imported(["branchline", "run", "flow.py", "--wait-tracking"], tmp_path, env)
     assert proc.returncode == 0, proc.stderr
     assert "done LinearFlow/" in proc.stdout
     assert heavy == []
-    proc, heavy = _heavy_imports(["branchline", "--help"], tmp_path, env)
+    assert [m for m in own if m.startswith(NOT_FOR_A_RUN)] == []  # only `run`'s own command module was loaded
+    proc, heavy, own = _imported(["branchline", "--help"], tmp_path, env)
     assert proc.returncode == 0 and "deploy" in proc.stdout
     assert heavy == []
+    assert "branchline.ci.jobs" in own  # --help lists every command: all their modules were loaded

@@ -1,14 +1,29 @@
 """`branchline deploy | trigger | status | logs | teardown | rollback`: flows on AWS Step Functions + Batch.
 
-Module level stays light (typer/rich): boto3 and the deployer load inside the commands.
+`cli/main.py` imports this module only when one of its commands runs; boto3 loads when a command calls AWS.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
 
 import typer
 from rich.console import Console
+from rich.live import Live
+
+from branchline.aws.deploy import deploy as run_deploy
+from branchline.aws.deploy import rollback_flow
+from branchline.aws.deploy import teardown as run_teardown
+from branchline.aws.deploy.printer import print_plan
+from branchline.aws.deploy.project import current_git_sha, load_flows
+from branchline.aws.ops.logs import log_lines, log_streams, step_job_ids
+from branchline.aws.ops.status import execution_arn_for, execution_status, status_table
+from branchline.aws.ops.trigger import alias_arn, parse_params, start_run, typed_params
+from branchline.aws.session import aws_errors, client
+from branchline.ci.inputs import protect_production_image
+from branchline.config import Config, load_config
+from branchline.errors import BranchlineError, FlowError
+from branchline.namespaces import Names, is_production
 
 console = Console(highlight=False)
 
@@ -17,36 +32,20 @@ _NAMESPACE = typer.Option(..., "--namespace", "-n", envvar="BRANCHLINE_NAMESPACE
 _FLOW = typer.Option(None, "--flow", help="Flow class name (optional when the project has one flow).")
 
 
-def _config() -> Any:
-    from branchline.config import load_config
-
-    return load_config()
-
-
-def _flow_name(config: Any, flow: str | None) -> str:
+def _flow_name(config: Config, flow: str | None) -> str:
     if flow:
         return flow
-    from branchline.aws.deploy.project import load_flows
-    from branchline.errors import FlowError
-
     names = [g.name for _, g in load_flows(config)]
     if len(names) != 1:
         raise FlowError("this project has several flows: say which", hint=f"pass --flow ({', '.join(names)})")
     return names[0]
 
 
-def _names(config: Any, namespace: str) -> Any:
-    from branchline.namespaces import Names
-
+def _names(config: Config, namespace: str) -> Names:
     return Names(config.project, namespace)
 
 
-def _execution_arn(config: Any, namespace: str, flow: str | None, run_id: str | None, arn: str | None) -> str:
-    from branchline.aws.ops.status import execution_arn_for
-    from branchline.aws.ops.trigger import alias_arn
-    from branchline.aws.session import client
-    from branchline.errors import BranchlineError
-
+def _execution_arn(config: Config, namespace: str, flow: str | None, run_id: str | None, arn: str | None) -> str:
     if arn:
         return arn
     if not run_id:
@@ -65,15 +64,8 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
         git_sha: str = typer.Option(None, "--git-sha", help="Commit to record (default: GITHUB_SHA or HEAD)."),
     ) -> None:
-        from branchline.aws.deploy import deploy as run_deploy
-        from branchline.aws.deploy.printer import print_plan
-        from branchline.namespaces import is_production
-
-        config = _config()
+        config = load_config()
         if is_production(namespace) and not dry_run:  # checked, then tagged prod-<sha> (branchline.images)
-            from branchline.aws.deploy.project import current_git_sha
-            from branchline.ci.inputs import protect_production_image
-
             protect_production_image(config, image, git_sha or current_git_sha(config.root),
                                      lambda line: console.print(line, markup=False))
         result = run_deploy(config, namespace, image=image, code_package=code_package,
@@ -89,11 +81,7 @@ def register(app: typer.Typer) -> None:
         param: list[str] = typer.Option(None, "--param", "-p", help="NAME=VALUE (repeatable)."),
         run_id: str = typer.Option(None, "--run-id", help="Execution name (default: a sortable new id)."),
     ) -> None:
-        from branchline.aws.deploy.project import load_flows
-        from branchline.aws.ops.trigger import parse_params, start_run, typed_params
-        from branchline.aws.session import aws_errors, client
-
-        config = _config()
+        config = load_config()
         name = _flow_name(config, flow)
         graph = load_flows(config, [name])[0][1]
         params = typed_params(graph, parse_params(param or []))
@@ -110,14 +98,7 @@ def register(app: typer.Typer) -> None:
         watch: bool = typer.Option(False, "--watch", help="Refresh until the run ends."),
         interval: float = typer.Option(5.0, "--interval", help="Seconds between refreshes with --watch."),
     ) -> None:
-        import time
-
-        from rich.live import Live
-
-        from branchline.aws.ops.status import execution_status, status_table
-        from branchline.aws.session import aws_errors, client
-
-        config = _config()
+        config = load_config()
         with aws_errors(f"status in {namespace}"):
             arn = _execution_arn(config, namespace, flow, run_id, execution_arn)
             current = execution_status(client, arn)
@@ -138,10 +119,7 @@ def register(app: typer.Typer) -> None:
         run_id: str = typer.Option(None, "--run-id"),
         execution_arn: str = typer.Option(None, "--execution-arn"),
     ) -> None:
-        from branchline.aws.ops.logs import log_lines, log_streams, step_job_ids
-        from branchline.aws.session import aws_errors, client
-
-        config = _config()
+        config = load_config()
         with aws_errors(f"logs of {step} in {namespace}"):
             arn = _execution_arn(config, namespace, flow, run_id, execution_arn)
             for job_id, stream in log_streams(client, step_job_ids(client, arn, step)):
@@ -156,10 +134,7 @@ def register(app: typer.Typer) -> None:
         keep_data: bool = typer.Option(False, "--keep-data", help="Keep the namespace's S3 prefix."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; delete nothing."),
     ) -> None:
-        from branchline.aws.deploy import teardown as run_teardown
-        from branchline.aws.deploy.printer import print_plan
-
-        plan = run_teardown(_config(), namespace, production=production, keep_data=keep_data, dry_run=dry_run)
+        plan = run_teardown(load_config(), namespace, production=production, keep_data=keep_data, dry_run=dry_run)
         print_plan(plan, f"teardown {namespace}" + (" (dry run: nothing deleted)" if dry_run else ""), console)
 
     @app.command(help="Point a flow's `live` alias back at its previous version (or --to-version N).")
@@ -169,9 +144,6 @@ def register(app: typer.Typer) -> None:
         to_version: int = typer.Option(None, "--to-version", min=1),
         dry_run: bool = typer.Option(False, "--dry-run"),
     ) -> None:
-        from branchline.aws.deploy import rollback_flow
-        from branchline.aws.deploy.printer import print_plan
-
-        config = _config()
+        config = load_config()
         planned = rollback_flow(config, namespace, _flow_name(config, flow), to_version=to_version, dry_run=dry_run)
         print_plan(planned.plan, f"rollback {namespace}" + (" (dry run)" if dry_run else ""), console)

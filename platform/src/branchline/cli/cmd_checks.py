@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-    from branchline.checks.result import CheckResult
+from branchline.checks import CheckResult, DataChecksFailed, validate
+from branchline.checks.files import read_frame
 
 console = Console(highlight=False)
 
 
 def results_table(result: CheckResult) -> Table:
-    from rich.table import Table
-
     table = Table(title=f"suite {result.suite}", title_justify="left")
     for column in ("", "expectation", "column", "observed"):
         table.add_column(column, overflow="fold")
@@ -38,15 +34,10 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(..., "--data", help="A .csv or .parquet file"),
         project_dir: Path = typer.Option(Path("."), "--project-dir", help="Project (or its gx/) directory"),
     ) -> None:
-        from branchline.checks import validate
-        from branchline.checks.files import read_frame
-
         frame = read_frame(data)
         result = validate(frame, suite, raise_on_failure=False, context_root=project_dir)
         console.print(results_table(result))
         if result.success:
             console.print(f"[green]passed[/]: {result.evaluated} expectations of suite {suite} hold on {data}")
             return
-        from branchline.checks import DataChecksFailed
-
         raise DataChecksFailed(result)  # the CLI prints it (each failed expectation) and exits 1

@@ -1,7 +1,7 @@
 """`branchline ci pr | release | cleanup | prune`: the logic of the GitHub Actions jobs.
 
 Each command reads the runner's `GITHUB_*` environment; the workflows only wire triggers, permissions,
-AWS auth and concurrency. Module level stays light (typer/rich); the work is in `branchline.ci.jobs`.
+AWS auth and concurrency. The work is in `branchline.ci.jobs`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+
+from branchline.ci.jobs import PrOptions, ci_cleanup, ci_pr, ci_prune, ci_release
 
 log = Console(stderr=True, highlight=False, soft_wrap=True)  # progress and plans; stdout carries only results
 
@@ -33,8 +35,6 @@ def register(app: typer.Typer) -> None:
         smoke_timeout: float = typer.Option(None, "--smoke-timeout", help="Seconds to wait (default: smoke_timeout)."),
         comment: bool = typer.Option(True, "--comment/--no-comment", help="Write the PR comment (needs GITHUB_TOKEN)."),
     ) -> None:
-        from branchline.ci.jobs import PrOptions, ci_pr
-
         options = PrOptions(image=image, skip_image=skip_image, smoke=smoke, smoke_flow=smoke_flow,
                             smoke_timeout=smoke_timeout, comment=comment)
         outcome = ci_pr(os.environ, options, log)
@@ -42,15 +42,11 @@ def register(app: typer.Typer) -> None:
 
     @ci.command(help="push to the production branch: deploy prod (new version, `live` moved to it).")
     def release(image: str = _IMAGE, skip_image: bool = _SKIP_IMAGE) -> None:
-        from branchline.ci.jobs import PrOptions, ci_release
-
         outcome = ci_release(os.environ, PrOptions(image=image, skip_image=skip_image, comment=False), log)
         print(outcome.markdown, end="")
 
     @ci.command(help="pull_request closed: tear down that pull request's namespace (never prod).")
     def cleanup(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; delete nothing.")) -> None:
-        from branchline.ci.jobs import ci_cleanup
-
         ci_cleanup(os.environ, log, dry_run=dry_run)
 
     @ci.command(help="Remove branch namespaces whose branch no longer exists (git ls-remote, or --branches-file).")
@@ -59,8 +55,6 @@ def register(app: typer.Typer) -> None:
         remote: str = typer.Option("origin", "--remote", help="Git remote to list branches from."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed; delete nothing."),
     ) -> None:
-        from branchline.ci.jobs import ci_prune
-
         outcome = ci_prune(os.environ, log, branches_file=branches_file, dry_run=dry_run, remote=remote)
         for namespace in outcome.removed:
             print(namespace)

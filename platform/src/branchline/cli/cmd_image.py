@@ -7,6 +7,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from branchline.config import load_config
+from branchline.errors import ConfigError
+from branchline.images.publish import dependency_hash, hash_inputs, image_tag
+from branchline.images.publish import publish as do_publish
+
 console = Console(highlight=False, stderr=True)  # logs; stdout carries only the result
 
 
@@ -17,8 +22,6 @@ def register(app: typer.Typer) -> None:
     @image.command(help="Print the dependency hash and the tag it gives (and, on stderr, what it covers).")
     def hash(project_dir: Path = typer.Option(Path("."), "--project-dir"),
              build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE, repeatable")) -> None:
-        from branchline.images.publish import dependency_hash, hash_inputs, image_tag
-
         root = project_dir.resolve()
         inputs = hash_inputs(root, _build_args(build_arg))
         for key, value in sorted(inputs.items()):
@@ -33,9 +36,6 @@ def register(app: typer.Typer) -> None:
         build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE, repeatable"),
         force: bool = typer.Option(False, "--force", help="Build and push even if the tag exists."),
     ) -> None:
-        from branchline.config import load_config
-        from branchline.images.publish import publish as do_publish
-
         config = load_config(project_dir)
         repo = repository or config.require("aws.image_repository")
         result = do_publish(
@@ -48,8 +48,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _build_args(items: list[str]) -> dict[str, str]:
-    from branchline.errors import ConfigError
-
     args = {}
     for item in items:
         key, sep, value = item.partition("=")

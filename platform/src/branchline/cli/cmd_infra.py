@@ -1,6 +1,6 @@
 """`branchline infra print | validate | deploy | check`: the platform's stacks and GitHub settings (docs/infra.md).
 
-Module level stays light (typer/rich): boto3, PyYAML and cfn-lint load inside the commands.
+`cli/main.py` imports this module only when `infra` runs; boto3, PyYAML and cfn-lint load inside the commands.
 """
 
 from __future__ import annotations
@@ -8,10 +8,19 @@ from __future__ import annotations
 import os
 import sys
 from enum import StrEnum
-from typing import Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
+
+from branchline.aws import infra
+from branchline.aws.deploy.settings import account_setting, caller_account
+from branchline.aws.session import aws_errors, client
+from branchline.ci.context import DEFAULT_API_URL
+from branchline.ci.repo_settings import check_production, expected_subjects, refusal_message
+from branchline.config import Config, load_config
+from branchline.errors import ConfigError
+from branchline.namespaces.names import validate_project
 
 console = Console(highlight=False)
 
@@ -27,9 +36,7 @@ class AccountRole(StrEnum):
     single = "single"
 
 
-def _print_changes(result: Any) -> None:
-    from rich.table import Table
-
+def _print_changes(result: infra.StackDeployResult) -> None:
     verb = "create" if result.change_type == "CREATE" else "update"
     if not result.changes:
         console.print(f"{result.stack_name}: change set to {verb} the stack has no resource changes")
@@ -42,12 +49,8 @@ def _print_changes(result: Any) -> None:
     console.print(table)
 
 
-def _account_role(config: Any, region: str | None) -> str:
+def _account_role(config: Config, region: str | None) -> str:
     """development / production / single, from [tool.branchline.aws] and the account of the credentials."""
-    from branchline.aws import infra
-    from branchline.aws.deploy.settings import account_setting, caller_account
-    from branchline.aws.session import aws_errors, client
-
     with aws_errors("asking STS which account the credentials belong to"):
         caller = caller_account(client("sts", region_name=region))
     role = infra.account_role(caller, account_setting(config, "account_id"),
@@ -64,12 +67,6 @@ def _project_parameters(github_repo: str | None, given: dict[str, str], region: 
     already in the account?); on update the stack keeps its earlier choice, since the provider it
     created itself must not be mistaken for someone else's and deleted.
     """
-    from branchline.aws import infra
-    from branchline.aws.session import aws_errors, client
-    from branchline.config import load_config
-    from branchline.errors import ConfigError
-    from branchline.namespaces.names import validate_project
-
     config = load_config()
     project = validate_project(str(given.get("Project") or config.project))
     repository = github_repo or os.environ.get("GITHUB_REPOSITORY", "")
@@ -107,8 +104,6 @@ def register(app: typer.Typer) -> None:
 
     @infra_app.command("print", help="Print a CloudFormation template (both when --stack is not given).")
     def print_(stack: Stack | None = typer.Option(None, "--stack", help="shared or project.")) -> None:
-        from branchline.aws import infra
-
         chosen = [stack.value] if stack else list(infra.TEMPLATES)
         for name in chosen:
             if len(chosen) > 1:
@@ -120,8 +115,6 @@ def register(app: typer.Typer) -> None:
         stack: Stack | None = typer.Option(None, "--stack", help="shared or project (default: both)."),
         region: list[str] = typer.Option(["us-east-1"], "--region", help="Regions to check resource specs for."),
     ) -> None:
-        from branchline.aws import infra
-
         findings = [f for name in ([stack.value] if stack else list(infra.TEMPLATES))
                     for f in infra.lint_template(name, region)]
         for f in findings:
@@ -145,10 +138,6 @@ def register(app: typer.Typer) -> None:
             None, "--account-role", help="development, production or single (default: from [tool.branchline.aws] "
             "account_id / production_account_id and the account of the credentials)."),
     ) -> None:
-        from branchline.aws import infra
-        from branchline.aws.session import aws_errors, client
-        from branchline.config import load_config
-
         given = infra.parse_overrides(param)
         if account_role is not None:
             given["AccountRole"] = account_role.value
@@ -179,11 +168,6 @@ def register(app: typer.Typer) -> None:
         github_repo: str | None = typer.Option(None, "--github-repo", help="ORG/REPO (default: $GITHUB_REPOSITORY)."),
         api_url: str | None = typer.Option(None, "--api-url", help="Default: $GITHUB_API_URL, then api.github.com."),
     ) -> None:
-        from branchline.aws import infra
-        from branchline.ci.context import DEFAULT_API_URL
-        from branchline.ci.repo_settings import check_production, expected_subjects, refusal_message
-        from branchline.config import load_config
-
         config = load_config()
         repository = "/".join(infra.split_github_repository(github_repo or os.environ.get("GITHUB_REPOSITORY", "")))
         token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or ""

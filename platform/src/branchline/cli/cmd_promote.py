@@ -10,6 +10,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from branchline.config import load_config
+from branchline.gate import promote as gate
+from branchline.gate.report import to_json
+
 console = Console(highlight=False)
 
 
@@ -28,9 +32,6 @@ def register(app: typer.Typer) -> None:
         project_dir: Path = typer.Option(Path("."), "--project-dir", help="The project (with pyproject.toml)"),
         json_out: Path = typer.Option(None, "--json", help="Also write the report JSON to this file"),
     ) -> None:
-        from branchline.config import load_config
-        from branchline.gate import promote as gate
-
         config = load_config(project_dir)
         if rollback:
             if run_id or version is not None or dry_run:
@@ -49,8 +50,6 @@ def register(app: typer.Typer) -> None:
             console=console,
         )
         if json_out is not None:
-            from branchline.gate.report import to_json
-
             json_out.write_text(to_json(outcome.report))
         if not outcome.passed:
             raise gate.GateFailed(f"promotion gate of {outcome.report['flow']} failed: {outcome.verdict.summary}")

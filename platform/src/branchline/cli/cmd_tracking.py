@@ -7,6 +7,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from branchline.config import load_config
+from branchline.gate.policy import load_policy
+from branchline.tracking.bootstrap import bootstrap as run
+
 console = Console(highlight=False)
 
 
@@ -25,10 +29,6 @@ def register(app: typer.Typer) -> None:
         branch_user: list[str] = typer.Option(None, "--branch-user", help="A branch identity (repeatable)"),
         project_dir: Path = typer.Option(Path("."), "--project-dir", help="The project (with pyproject.toml)"),
     ) -> None:
-        from branchline.config import load_config
-        from branchline.gate.policy import load_policy
-        from branchline.tracking.bootstrap import bootstrap as run
-
         config = load_config(project_dir)
         gated = sorted(config.section("gates"))
         flows = list(dict.fromkeys([*(flow or []), *gated]))

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import socket
+import sys
+
 import typer
+
+from branchline.config import load_config
+from branchline.errors import BranchlineError
+from branchline.tracking.connect import is_http, prepare_local_store, sqlite_path
 
 
 def ui_command(uri: str, *, host: str, port: int, python: str) -> list[str]:
     """The `mlflow server` command line serving a local store, artifacts beside the database."""
-    from branchline.tracking.connect import sqlite_path
-
     argv = [python, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
     db = sqlite_path(uri)
     if db is not None:
@@ -17,10 +24,6 @@ def ui_command(uri: str, *, host: str, port: int, python: str) -> list[str]:
 
 
 def _check_port_free(host: str, port: int) -> None:
-    import socket
-
-    from branchline.errors import BranchlineError
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((host, port))
@@ -37,14 +40,6 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(5000, "--port", "-p", help="Port to listen on."),
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 exposes it)."),
     ) -> None:
-        import importlib.util
-        import os
-        import sys
-
-        from branchline.config import load_config
-        from branchline.errors import BranchlineError
-        from branchline.tracking.connect import is_http, prepare_local_store
-
         uri = load_config().tracking_uri
         if is_http(uri):
             typer.echo(f"this project tracks to a remote MLflow server: open {uri}")

@@ -1,24 +1,69 @@
 """`branchline`: the command line (Typer + Rich).
 
-Sub-command modules `branchline/cli/cmd_*.py` register themselves through `register(app)`;
-heavy third-party imports (boto3, mlflow, docker, GX, pandas) happen only where they are used,
-so `branchline run` and `--help` start fast (tests/platform/test_layers.py checks it).
+Each `branchline/cli/cmd_*.py` registers its commands through `register(app)` and imports what it needs at
+its top. `COMMANDS` says which module owns which command, so a command loads only its own module: `branchline
+run` and `branchline task` never import the deployer, the gate or CI, and `--help` (which lists them all)
+imports no heavy library (boto3, mlflow, docker, GX, pandas load only where they are used). Both are checked by
+tests/platform/test_layers.py.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
+from typing import Any
 
 import typer
+import typer.main
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
-import branchline.cli
 from branchline.errors import BranchlineError
 
+COMMANDS = {  # command -> the module of branchline.cli that registers it, in the order --help lists them
+    "deploy": "cmd_aws",
+    "trigger": "cmd_aws",
+    "status": "cmd_aws",
+    "logs": "cmd_aws",
+    "teardown": "cmd_aws",
+    "rollback": "cmd_aws",
+    "promote": "cmd_promote",
+    "run": "cmd_run",
+    "resume": "cmd_run",
+    "show": "cmd_run",
+    "task": "cmd_task",
+    "ui": "cmd_ui",
+    "checks": "cmd_checks",
+    "ci": "cmd_ci",
+    "image": "cmd_image",
+    "infra": "cmd_infra",
+    "tracking": "cmd_tracking",
+}
+
+
+def commands_of(module: str) -> dict[str, Any]:
+    """The commands (and command groups) that `branchline.cli.<module>` registers, as (Typer's) click commands."""
+    registry = typer.Typer()
+    importlib.import_module(f"branchline.cli.{module}").register(registry)
+    return dict(typer.main.get_group(registry).commands)
+
+
+class LazyCommands(TyperGroup):
+    """The top-level group: a command's module is imported the first time the command is looked up."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            for name, command in commands_of(COMMANDS[cmd_name]).items():
+                self.add_command(command, name)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="branchline",
     help="Run ML flows locally, deploy them to AWS Step Functions + Batch, track them in MLflow.",
     no_args_is_help=True,
@@ -28,16 +73,10 @@ app = typer.Typer(
 err_console = Console(stderr=True, highlight=False)
 
 
-def _load_commands() -> None:
-    for info in sorted(pkgutil.iter_modules(branchline.cli.__path__), key=lambda i: i.name):
-        if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"branchline.cli.{info.name}")
-            register = getattr(module, "register", None)
-            if register is not None:
-                register(app)
-
-
-_load_commands()
+@app.callback()
+def _group() -> None:
+    # a callback makes Typer build a group even though no command is registered up front
+    pass
 
 
 def main() -> None:
