@@ -22,9 +22,9 @@ from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage
 from branchline.namespaces.mlflow_tags import check_failed_tag as failed_tag
 from branchline.namespaces.mlflow_tags import check_success_tag as success_tag
+from branchline.namespaces.names import experiment_name, registered_model_name
 from branchline.tracking.connect import TrackingSession
 from branchline.tracking.evidence import record_task_evidence
-from branchline.tracking.tags import experiment_name, registered_model_name
 
 FLOW = "TrainFlow"
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from branchline.config import Config
 from branchline.errors import ConfigError
 from branchline.gate.decision import CheckOutcome, Threshold, Verdict, decide, tolerance_for
-from branchline.gate.evidence import checks_from_runs, merged_metrics
 from branchline.gate.policy import gate_flow, load_policy
 from branchline.gate.promote import GateRefused, action_text, effective_namespace
+from branchline.gate.provenance import checks_from_runs, merged_metrics
 from branchline.gate.report import build_report, to_markdown
 
 THRESHOLDS = {"accuracy": ">= 0.90", "f1_macro": ">= 0.85"}

@@ -20,7 +20,7 @@ import pytest
 from branchline.config import load_config
 from branchline.gate import GateOutcome, run_gate
 from branchline.gate.decision import GateConfigError
-from branchline.gate.evidence import ProvenanceError
+from branchline.gate.provenance import ProvenanceError
 from tests.gate.mlstate import FLOW, Project, artifact_text, champion, client, make_project, record_flow_run
 
 pytestmark = pytest.mark.mlflow

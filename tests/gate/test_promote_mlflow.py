@@ -12,7 +12,7 @@ from branchline.config import load_config
 from branchline.errors import ServiceUnreachable
 from branchline.gate import GateOutcome, GateRefused, dry_run_verdict, rollback, run_gate
 from branchline.gate.decision import GateConfigError
-from branchline.gate.evidence import EvidenceError
+from branchline.gate.provenance import EvidenceError
 from tests.gate.mlstate import (
     Project,
     artifact_text,

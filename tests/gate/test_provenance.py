@@ -7,14 +7,14 @@ import math
 import pytest
 
 from branchline.gate.decision import CheckOutcome
-from branchline.gate.evidence import (
+from branchline.gate.promote import crosscheck_criterion
+from branchline.gate.provenance import (
     ProvenanceError,
     VersionEvidence,
     differences,
     flow_identity,
     trusted_tree,
 )
-from branchline.gate.promote import crosscheck_criterion
 
 PROD = {"branchline.namespace": "prod", "branchline.run_id": "r1"}
 

@@ -85,7 +85,7 @@ PROD = Names("churn-model", "prod")
         (Names("churn-model", BRANCH), "execution", ("sfn-1234",), "sfn-1234"),
         (Names("churn-model", BRANCH), "s3_prefix", (),
          "branchline/churn-model/br-feature-a-really-lon-6688db1a"),
-        (Names("churn-model", BRANCH), "mlflow_experiment", ("TrainFlow",), "churn-model/TrainFlow"),
+        (Names("churn-model", BRANCH), "mlflow_experiment", ("TrainFlow",), "churn-model/TrainFlow/dev"),
         (Names("churn-model", BRANCH), "alias", (), "live"),
     ],
 )

@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from branchline.config import Config
+from branchline.namespaces.names import experiment_name, registered_model_name
 from branchline.tracking.connect import artifact_location, is_http, sqlite_path
 from branchline.tracking.models import default_model_name, version_tags
 from branchline.tracking.tags import (
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
-    experiment_name,
     iso_to_ms,
     params_of,
-    registered_model_name,
     run_tags,
     task_tags,
 )

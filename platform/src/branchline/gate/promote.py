@@ -22,6 +22,7 @@ from branchline.errors import BranchlineError
 from branchline.gate import evidence as ev
 from branchline.gate.decision import Criterion, Verdict, decide
 from branchline.gate.policy import CHAMPION_ALIAS, GatePolicy, gate_flow, load_policy
+from branchline.gate.provenance import EvidenceError, ProvenanceError, VersionEvidence, differences
 from branchline.gate.report import REPORT_JSON, REPORT_MD, build_report, print_report, to_json, to_markdown
 from branchline.namespaces import PRODUCTION_NAMESPACE
 from branchline.namespaces.mlflow_tags import (
@@ -31,9 +32,9 @@ from branchline.namespaces.mlflow_tags import (
     PREVIOUS_CHAMPION_TAG,
     ROLLED_BACK_FROM_TAG,
 )
+from branchline.namespaces.names import registered_model_name
 from branchline.tracking.connect import TrackingSession, connect
 from branchline.tracking.evidence import read_flow_evidence
-from branchline.tracking.tags import registered_model_name
 
 
 class GateRefused(BranchlineError):
@@ -50,8 +51,8 @@ class GateOutcome:
     promoted: bool
     dry_run: bool
     namespace: str | None
-    candidate: ev.VersionEvidence
-    champion: ev.VersionEvidence | None
+    candidate: VersionEvidence
+    champion: VersionEvidence | None
     report: dict[str, Any]
 
     @property
@@ -85,7 +86,7 @@ def effective_namespace(recorded: str, requested: str | None) -> str:
 
 
 def crosscheck_criterion(
-    candidate: ev.VersionEvidence, records: list[dict[str, Any]], where: str
+    candidate: VersionEvidence, records: list[dict[str, Any]], where: str
 ) -> Criterion | None:
     """Does MLflow agree with what the flow's own tasks wrote into their datastore prefix? (pure)
 
@@ -101,7 +102,7 @@ def crosscheck_criterion(
             f"the flow run wrote no evidence under {where}: MLflow's account cannot be confirmed "
             "(promote from the production flow run, with its datastore)",
         )
-    found = ev.differences(candidate, records)
+    found = differences(candidate, records)
     if found:
         shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
         return Criterion(name, False, f"MLflow differs from {where}: {shown}")
@@ -213,7 +214,7 @@ def _candidate(
     version: str | int | None,
     namespace: str | None,
     flow_run_mlflow_id: str | None,
-) -> ev.VersionEvidence:
+) -> VersionEvidence:
     """The version to judge, traced to the flow run that logged it (or a refusal saying why it cannot be)."""
     trace = {"project": config.project, "flow": policy.flow, "model": policy.model}
     if run_id and version is not None:
@@ -225,7 +226,7 @@ def _candidate(
         if flow_run_mlflow_id:
             flow_run = ev.get_run(session, flow_run_mlflow_id)
             if flow_run is None:
-                raise ev.EvidenceError(f"MLflow run {flow_run_mlflow_id} of this flow does not exist on {session.uri}")
+                raise EvidenceError(f"MLflow run {flow_run_mlflow_id} of this flow does not exist on {session.uri}")
         else:
             assert run_id is not None
             flow_run = ev.find_flow_run(
@@ -237,7 +238,7 @@ def _candidate(
     mv = ev.latest_version(session, model, namespace)
     if mv is None:
         where = f" from namespace {namespace}" if namespace else ""
-        raise ev.EvidenceError(
+        raise EvidenceError(
             f"model {model} has no version{where} on {session.uri}",
             hint="run the flow first, or pass --run-id / --version / --model",
         )
@@ -245,8 +246,8 @@ def _candidate(
 
 
 def _champion(
-    session: TrackingSession, config: Config, policy: GatePolicy, candidate: ev.VersionEvidence
-) -> tuple[ev.VersionEvidence | None, str | None]:
+    session: TrackingSession, config: Config, policy: GatePolicy, candidate: VersionEvidence
+) -> tuple[VersionEvidence | None, str | None]:
     """Production's champion, traced like a candidate; (None, why) when its evidence cannot be trusted."""
     mv = ev.champion_version(session, policy.model, CHAMPION_ALIAS)
     if mv is None:
@@ -255,7 +256,7 @@ def _champion(
         return candidate, None
     try:
         return ev.evidence(session, mv, project=config.project, flow=policy.flow, model=policy.model), None
-    except ev.ProvenanceError as exc:
+    except ProvenanceError as exc:
         return None, f"the champion (v{mv.version}) cannot be traced, so it gives no baseline: {exc.message}"
 
 
@@ -263,8 +264,8 @@ def _act(
     session: TrackingSession,
     model: str,
     verdict: Verdict,
-    candidate: ev.VersionEvidence,
-    champion: ev.VersionEvidence | None,
+    candidate: VersionEvidence,
+    champion: VersionEvidence | None,
 ) -> bool:
     """Tag the version; on pass move the alias and record the previous champion. Tags first: a half-done
     promotion never leaves the alias on an unmarked version."""
@@ -285,7 +286,7 @@ def _act(
     return True
 
 
-def _log_report(session: TrackingSession, candidate: ev.VersionEvidence, report: dict[str, Any]) -> None:
+def _log_report(session: TrackingSession, candidate: VersionEvidence, report: dict[str, Any]) -> None:
     """`gate/report.md|json` on the flow's run (the model's run when it has no flow run)."""
     target = candidate.flow_run_id or candidate.run_id
     if not target:

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from branchline.errors import ConfigError
-from branchline.namespaces.derive import validate_namespace
+from branchline.namespaces.derive import is_production, validate_namespace
 from branchline.namespaces.errors import NamespaceError
 from branchline.namespaces.limits import (
     AWS_TAG_VALUE_EXTRA_CHARS,
@@ -36,6 +36,29 @@ from branchline.namespaces.tags import TAG_FLOW, TAG_GIT_SHA, TAG_NAMESPACE, TAG
 from branchline.namespaces.text import fit_name, with_hash
 
 _PROJECT = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{PROJECT_MAX_LENGTH - 1}}}")
+
+
+DEV_SUFFIX = "dev"
+
+
+def experiment_name(project: str, flow: str, namespace: str | None) -> str:
+    """Production's runs in `<project>/<flow>`, every other namespace's in `<project>/<flow>/dev`.
+
+    Two experiments so that MLflow's permissions can differ: on a server with authentication EDIT on an
+    experiment allows writing every run in it, so branches get EDIT on the `dev` one and READ on
+    production's, whose runs are the gate's evidence. The namespace is still a tag on every run.
+    """
+    base = f"{project}/{flow}"
+    return base if is_production(namespace) else f"{base}/{DEV_SUFFIX}"
+
+
+def registered_model_name(name: str, namespace: str | None) -> str:
+    """The registered model a namespace writes: production's own name, `<name>-dev` for every other one.
+
+    A branch never registers under production's name: on a server with authentication the name belongs
+    to the production identity (`branchline tracking bootstrap`), and the gate only reads versions of it.
+    """
+    return name if is_production(namespace) else f"{name}-{DEV_SUFFIX}"
 
 
 def reserved_segments(project: str) -> list[str]:
@@ -133,8 +156,9 @@ class Names:
         return f"branchline/{self.project}/{self.namespace}"
 
     def mlflow_experiment(self, flow: str) -> str:
-        """`<project>/<flow>`: one experiment per flow; namespaces are told apart by run tags."""
-        return _capped(f"{self.project}/{_given(flow, 'flow name')}", MLFLOW_EXPERIMENT_MAX_LENGTH)
+        """This namespace's experiment of `flow` (`experiment_name`: production's own, or the shared `dev` one)."""
+        return _capped(experiment_name(self.project, _given(flow, "flow name"), self.namespace),
+                       MLFLOW_EXPERIMENT_MAX_LENGTH)
 
     def tags(self, flow: str | None = None, git_sha: str | None = None) -> dict[str, str]:
         """AWS resource tags: what the sweeper and `status` find resources by."""

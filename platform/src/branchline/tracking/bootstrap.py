@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from branchline.namespaces.names import experiment_name, registered_model_name
 from branchline.tracking.connect import TrackingDenied, TrackingError, TrackingSession, connect, is_http
 from branchline.tracking.credentials import USERNAME_ENV
-from branchline.tracking.tags import experiment_name, registered_model_name
 
 EXPERIMENT, MODEL = "experiment", "registered_model"
 WRITES = ("EDIT", "MANAGE")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from branchline.errors import BranchlineError, ServiceUnreachable
-from branchline.tracking.tags import experiment_name
+from branchline.namespaces.names import experiment_name
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

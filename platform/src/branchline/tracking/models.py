@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from branchline.config import Config, load_config
 from branchline.namespaces.mlflow_tags import FLOW_TAG, NAMESPACE_TAG, PROJECT_TAG, VERSION_TAGS
+from branchline.namespaces.names import registered_model_name
 from branchline.tracking.connect import TrackingError, TrackingSession
-from branchline.tracking.tags import registered_model_name
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion

@@ -1,9 +1,9 @@
-"""What a flow run and its tasks look like in MLflow: names, tag values, statuses (pure functions, no mlflow).
+"""What a flow run and its tasks look like in MLflow: tag values, params, statuses (pure functions, no mlflow).
 
 The recorder (local runs) and the task process (containers) both build MLflow runs from the same
 datastore documents, so the mapping lives here once. Everything is a plain dict of strings so it can be
 tested without MLflow and imported by the runtime for free. The tag keys are spelled in
-`branchline.namespaces.mlflow_tags`.
+`branchline.namespaces.mlflow_tags`; experiment and registered-model names come from `branchline.namespaces.names`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from branchline.namespaces import is_production
 from branchline.namespaces.limits import MLFLOW_TAG_VALUE_MAX_LENGTH
 from branchline.namespaces.mlflow_tags import (
     ARTIFACTS_TAG,
@@ -47,29 +46,8 @@ MAX_TAG_VALUE = MLFLOW_TAG_VALUE_MAX_LENGTH
 MAX_PARAM_VALUE = 6000
 MAX_BATCH = 100
 
-DEV_SUFFIX = "dev"
 FINAL_RUN_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED"}
 FINAL_TASK_STATUSES = {"succeeded": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
-
-
-def experiment_name(project: str, flow: str, namespace: str | None) -> str:
-    """Production's runs in `<project>/<flow>`, every other namespace's in `<project>/<flow>/dev`.
-
-    Two experiments so that MLflow's permissions can differ: on a server with authentication EDIT on an
-    experiment allows writing every run in it, so branches get EDIT on the `dev` one and READ on
-    production's, whose runs are the gate's evidence. The namespace is still a tag on every run.
-    """
-    base = f"{project}/{flow}"
-    return base if is_production(namespace) else f"{base}/{DEV_SUFFIX}"
-
-
-def registered_model_name(name: str, namespace: str | None) -> str:
-    """The registered model a namespace writes: production's own name, `<name>-dev` for every other one.
-
-    A branch never registers under production's name: on a server with authentication the name belongs
-    to the production identity (`branchline tracking bootstrap`), and the gate only reads versions of it.
-    """
-    return name if is_production(namespace) else f"{name}-{DEV_SUFFIX}"
 
 
 def identity(tags: dict[str, str]) -> tuple[str | None, str | None]:
