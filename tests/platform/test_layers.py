@@ -2,8 +2,9 @@
 
 Read from the source (every import statement, also those inside functions), so a new upward import fails here
 before it closes a cycle. Plus: own-package imports sit at module top everywhere but in the few places named in
-`IN_FUNCTION_ON_PURPOSE`, the command line loads a command's module only when that command runs, and `branchline
-run` / `branchline --help` import no heavy library (checked in a real process).
+`IN_FUNCTION_ON_PURPOSE`, no module imports a heavy library at module level, the command line loads a command's
+module only when that command runs, and `branchline run` / `branchline --help` import no heavy library (checked
+in a real process).
 """
 
 from __future__ import annotations
@@ -178,6 +179,33 @@ def test_each_command_loads_from_the_module_the_table_names() -> None:
     assert sorted(set(COMMANDS.values())) == modules
     for module in modules:
         assert sorted(commands_of(module)) == sorted(name for name, owner in COMMANDS.items() if owner == module)
+
+
+def heavy_at_module_level(source: str) -> list[str]:
+    """Heavy libraries `source` imports outside any function (a `TYPE_CHECKING` block does not count)."""
+
+    def visit(node: ast.AST) -> Iterator[str]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if isinstance(child, ast.If) and ast.unparse(child.test).endswith("TYPE_CHECKING"):
+                yield from (name for branch in child.orelse for name in visit(ast.Module([branch], [])))
+                continue
+            if isinstance(child, ast.Import):
+                yield from (a.name for a in child.names if a.name.split(".")[0] in HEAVY)
+            elif isinstance(child, ast.ImportFrom) and (child.module or "").split(".")[0] in HEAVY:
+                yield child.module or ""
+            yield from visit(child)
+
+    return list(visit(ast.parse(source)))
+
+
+def test_heavy_libraries_are_imported_only_inside_functions() -> None:
+    """Every module of the package, task_run and the recorder (imported by every task) included, imports for free."""
+    found = {m: heavy_at_module_level(p.read_text()) for m, p in MODULES.items()}
+    assert {m: names for m, names in found.items() if names} == {}
+    source = "import boto3\nif TYPE_CHECKING:\n    import mlflow\ndef f():\n    import docker\n"
+    assert heavy_at_module_level(source) == ["boto3"]
 
 
 PROBE = """
