@@ -8,6 +8,7 @@ saying what to use instead (`branchline.authoring.unsupported`).
 
 from typing import Any
 
+from branchline.authoring.compute import batch, pypi
 from branchline.authoring.current import current
 from branchline.authoring.decorators import catch, environment, resources, retry, schedule, step, timeout
 from branchline.authoring.flowspec import FlowSpec
@@ -26,10 +27,12 @@ __all__ = [
     "IncludeFile",
     "JSONType",
     "Parameter",
+    "batch",
     "catch",
     "current",
     "environment",
     "project",
+    "pypi",
     "resources",
     "retry",
     "schedule",

@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 from branchline.graph.problems import FlowGraphError, GraphProblem
 from branchline.graph.splits import Splits, analyse_splits
 
-STEP_DECORATORS = frozenset({"resources", "retry", "timeout", "catch", "environment"})
+STEP_DECORATORS = frozenset({"resources", "retry", "timeout", "catch", "environment", "batch", "pypi"})
 
 Transition = Literal["end", "linear", "split", "foreach"]
 

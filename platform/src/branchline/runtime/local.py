@@ -30,6 +30,7 @@ from branchline.graph.model import FlowGraph
 from branchline.runtime.display import Reporter
 from branchline.runtime.entrypoint import TaskSpec, execute_task
 from branchline.runtime.lineage import closed_split, input_tasks
+from branchline.runtime.remote import RemoteTasks
 from branchline.tracking.task_run import TaskTracking
 
 
@@ -77,9 +78,19 @@ class LocalRunner:
         options: RunOptions,
         reporter: Reporter,
         tracking_factory: Callable[[TaskSpec], TaskTracking] | None = None,
+        remote: RemoteTasks | None = None,
+        logs: LocalStorage | None = None,
+        exec_task: Callable[[TaskSpec], tuple[str, list[str], dict[str, str]] | None] | None = None,
     ) -> None:
-        if not isinstance(datastore.storage, LocalStorage):
-            raise FlowError("the local runtime needs a local datastore directory")
+        """`remote` runs the tasks of the steps it takes (Batch); `logs` is where local workers' output goes
+        when the datastore is not a local directory; `exec_task` gives (program, argv, env) for a task that
+        must run in another interpreter (a `@pypi` step's virtualenv): the forked worker execs it."""
+        logs = logs or (datastore.storage if isinstance(datastore.storage, LocalStorage) else None)
+        if logs is None:
+            raise FlowError("the local runtime needs a local directory for its workers' logs")
+        self.logs = logs
+        self.remote = remote
+        self.exec_task = exec_task
         self.flow_cls = flow_cls
         self.graph = graph
         self.ds = datastore
@@ -91,6 +102,7 @@ class LocalRunner:
         self.flow = graph.name
         self._ready: deque[tuple[str, str, int]] = deque()
         self._running: dict[int, _Running] = {}
+        self._remote_running: dict[tuple[str, str], _Running] = {}
         self._arrivals: Counter[tuple[str, str]] = Counter()
         self._run = RunView(datastore, self.flow, run_id)  # finished foreach tasks' widths, read once
         self._cloned: set[tuple[str, str]] = set()
@@ -156,8 +168,7 @@ class LocalRunner:
     def _launch(self, step: str, task_id: str, attempt: int, *, fallback: TaskError | None = None) -> None:
         out_key = self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "out")
         err_key = self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "err")
-        storage: LocalStorage = self.ds.storage  # type: ignore[assignment]
-        out_path, err_path = storage.local_path(out_key), storage.local_path(err_key)
+        out_path, err_path = self.logs.local_path(out_key), self.logs.local_path(err_key)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         spec = TaskSpec(
             flow=self.flow,
@@ -171,6 +182,15 @@ class LocalRunner:
             origin_run_id=self.options.origin_run_id,
             log_paths=(str(out_path), str(err_path)),
         )
+        timeout = self.graph[step].decorator("timeout")
+        now = time.monotonic()
+        deadline = now + float(timeout.args["seconds"]) if timeout and not fallback else None
+        if self.remote is not None and fallback is None and self.remote.takes(step):
+            spec = spec._replace(log_paths=())
+            self.remote.launch(spec)
+            self._remote_running[(step, task_id)] = _Running(spec, 0, now, deadline)
+            self.reporter.started(step, task_id, attempt)
+            return
         tracking = self.tracking_factory(spec) if self.tracking_factory else None
         sys.stdout.flush()
         sys.stderr.flush()
@@ -183,6 +203,9 @@ class LocalRunner:
                 with open(out_path, "ab", buffering=0) as out, open(err_path, "ab", buffering=0) as err:
                     os.dup2(out.fileno(), 1)
                     os.dup2(err.fileno(), 2)
+                command = self.exec_task(spec) if self.exec_task else None
+                if command is not None:
+                    os.execve(*command)
                 record = execute_task(self.flow_cls, self.graph, self.ds, spec, self.params, tracking=tracking)
                 code = 0 if record.succeeded else 1
             except BaseException:
@@ -193,9 +216,6 @@ class LocalRunner:
                     sys.stderr.flush()
                 finally:
                     os._exit(code)
-        timeout = self.graph[step].decorator("timeout")
-        now = time.monotonic()
-        deadline = now + float(timeout.args["seconds"]) if timeout and not fallback else None
         try:
             fd = os.pidfd_open(pid)
         except OSError:
@@ -221,7 +241,7 @@ class LocalRunner:
                 running = self._running.pop(fd)
                 self._finished(running, os.waitstatus_to_exitcode(status))
 
-    def _finished(self, running: _Running, code: int) -> None:
+    def _finished(self, running: _Running, code: int, reason: str | None = None) -> None:
         spec = running.spec
         step, task_id, attempt = spec.step, spec.task_id, spec.attempt
         duration = time.monotonic() - running.started
@@ -230,7 +250,7 @@ class LocalRunner:
             record = None  # an earlier attempt's record: this one wrote none
         if code == 0 and record is not None and record.succeeded:
             self.reporter.finished(step, task_id, duration, caught=record.caught is not None)
-            self._echo(step, task_id, attempt)
+            self._echo(spec)
             self._successors(step, task_id)
             return
         if self._failed is not None and not running.timed_out:
@@ -242,11 +262,11 @@ class LocalRunner:
             record = self._record_for_worker(running, record, Status.FAILED, error)
             self.ds.write_task_record(record)
         elif record is None or record.status is not Status.FAILED or record.error is None:
-            error = TaskError("WorkerDied", f"worker exited with code {code} before recording a result")
+            error = TaskError("WorkerDied", reason or f"worker exited with code {code} before recording a result")
             record = self._record_for_worker(running, record, Status.FAILED, error)
             self.ds.write_task_record(record)
         message = record.error.message  # type: ignore[union-attr]
-        self._echo(step, task_id, attempt)
+        self._echo(spec)
         attempts = self._max_attempts(step)
         if attempt + 1 < attempts and not running.fallback:
             # As Metaflow's local runtime: the next attempt starts at once; minutes_between_retries is a
@@ -273,11 +293,11 @@ class LocalRunner:
         )  # fmt: skip
         return replace(base, status=status, finished=now_iso(), error=error or base.error)
 
-    def _echo(self, step: str, task_id: str, attempt: int) -> None:
-        if not self.options.echo_output or self.options.quiet:
-            return
-        storage: LocalStorage = self.ds.storage  # type: ignore[assignment]
-        path = storage.local_path(self.ds.log_key(self.flow, self.run_id, step, task_id, attempt, "out"))
+    def _echo(self, spec: TaskSpec) -> None:
+        if not self.options.echo_output or self.options.quiet or not spec.log_paths:
+            return  # a remote task's lines were streamed as they came
+        step, task_id = spec.step, spec.task_id
+        path = self.logs.local_path(self.ds.log_key(self.flow, self.run_id, step, task_id, spec.attempt, "out"))
         try:
             text = path.read_text(errors="replace")
         except OSError:
@@ -285,10 +305,12 @@ class LocalRunner:
         if text.strip():
             self.reporter.output(step, task_id, text)
 
-    def _kill_running(self) -> None:
+    def _kill_running(self, reason: str = "another task of the run failed") -> None:
         for running in self._running.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(running.pid, signal.SIGKILL)
+        if self.remote is not None and self._remote_running:
+            self.remote.terminate_all(reason)
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
@@ -297,15 +319,29 @@ class LocalRunner:
                 running.timed_out = True
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(running.pid, signal.SIGKILL)
+        for running in self._remote_running.values():
+            if running.deadline is not None and now >= running.deadline and not running.timed_out:
+                running.timed_out = True
+                self.remote.terminate(running.spec, "@timeout")  # type: ignore[union-attr]
+
+    def _poll_remote(self) -> None:
+        if self.remote is None or not self._remote_running:
+            return
+        for ended in self.remote.poll():
+            running = self._remote_running.pop((ended.spec.step, ended.spec.task_id))
+            self._finished(running, ended.code, ended.reason)
+
+    def _busy(self) -> int:
+        return len(self._running) + len(self._remote_running)
 
     # ----- main loop
     def execute(self) -> RunResult:
         self.reporter.expect("start", 1)
         self._ready.append(("start", task_id_for(()), 0))
         try:
-            while self._ready or self._running:
+            while self._ready or self._busy():
                 now = time.monotonic()
-                while self._ready and len(self._running) < self.options.max_workers and self._failed is None:
+                while self._ready and self._busy() < self.options.max_workers and self._failed is None:
                     step, task_id, attempt = self._ready.popleft()
                     if attempt == 0 and self._try_clone(step, task_id):
                         self.reporter.cloned(step, task_id)
@@ -315,17 +351,21 @@ class LocalRunner:
                 if self._failed is not None:
                     self._ready.clear()
                     self._kill_running()
-                if not self._running:
+                if not self._busy():
                     continue
                 waits = [r.deadline - now for r in self._running.values() if r.deadline is not None]
                 timeout = max(0.0, min([0.1, *waits]))
-                for key, _ in self._selector.select(timeout):
-                    self._reap(key.fd)
+                if self._running:
+                    for key, _ in self._selector.select(timeout):
+                        self._reap(key.fd)
+                else:
+                    time.sleep(timeout)
                 self._poll_without_pidfd()
+                self._poll_remote()
                 self._check_deadlines()
                 self.reporter.refresh()
         except KeyboardInterrupt:
-            self._kill_running()
+            self._kill_running("the run was interrupted (Ctrl-C)")
             raise
         finally:
             self._selector.close()

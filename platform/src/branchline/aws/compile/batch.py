@@ -12,7 +12,8 @@ import json
 import math
 from typing import Any
 
-from branchline.aws.compile.context import TASK_COMMAND, CompileContext, JobDefinitionSpec
+from branchline.aws.compile.compute import linux_parameters, step_compute
+from branchline.aws.compile.context import TASK_COMMAND, CompileContext, CompileError, JobDefinitionSpec
 from branchline.aws.compile.steps import StepSettings, check_environment, settings
 from branchline.graph.model import FlowGraph, StepNode
 from branchline.namespaces import TAG_SPEC_HASH, TAG_STEP, Names
@@ -88,6 +89,19 @@ def static_environment(graph: FlowGraph, node: StepNode, ctx: CompileContext, s:
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
 
 
+def step_image(node: StepNode, ctx: CompileContext) -> str:
+    """The step's own image: `@batch(image=...)`, else its `@pypi` image, else the project's step image."""
+    compute = step_compute(node)
+    if compute.image:
+        return compute.image
+    if compute.pypi is not None and node.name not in ctx.step_images:
+        raise CompileError(
+            f"step {node.name!r} declares @pypi but no image was built for it",
+            hint="publish the per-step images first (branchline image publish builds them for @pypi steps)",
+        )
+    return ctx.step_images.get(node.name, ctx.image)
+
+
 def spec_hash(request: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of the request without its tags."""
     body = {k: v for k, v in request.items() if k != "tags"}
@@ -97,15 +111,19 @@ def spec_hash(request: dict[str, Any]) -> str:
 def job_definition(graph: FlowGraph, node: StepNode, ctx: CompileContext) -> JobDefinitionSpec:
     """The `register_job_definition` request of one step, with its spec hash in the tags."""
     s = settings(node)
+    compute = step_compute(node)
     names = Names(ctx.project, ctx.namespace)
     container: dict[str, Any] = {
-        "image": ctx.image,
+        "image": step_image(node, ctx),
         "command": list(TASK_COMMAND),
         "resourceRequirements": resource_requirements(s),
         "environment": static_environment(graph, node, ctx, s),
     }
-    if ctx.job_role_arn:
-        container["jobRoleArn"] = ctx.job_role_arn
+    if linux_parameters(compute):
+        container["linuxParameters"] = linux_parameters(compute)
+    role = compute.iam_role or ctx.job_role_arn
+    if role:
+        container["jobRoleArn"] = role
     name = names.job_definition(graph.name, node.name)
     request: dict[str, Any] = {
         "jobDefinitionName": name,

@@ -55,6 +55,8 @@ class CompileContext:
     git_sha: str | None = None
     project_branch: str | None = None
     """the `@project` branch name tasks report as `current.branch_name` (`user.alice`, `test.x`, `prod`)"""
+    step_images: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """step → its own image (a `@pypi` step's), by digest; the others run `image`"""
 
     def __post_init__(self) -> None:
         if not self.datastore_root.startswith("s3://") or len(self.datastore_root.rstrip("/")) <= len("s3://"):

@@ -10,13 +10,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from branchline.aws.compile.compute import step_compute
 from branchline.aws.compile.context import BATCH_MAX_ATTEMPTS, BATCH_MIN_TIMEOUT_SECONDS, CompileError
 from branchline.graph.model import StepNode
 
 Transition = Literal["linear", "split", "foreach", "end"]
 
-DEFAULT_CPU = 1
-DEFAULT_MEMORY_MIB = 4096
 RESERVED_ENV_PREFIXES = ("BRANCHLINE_", "AWS_BATCH_")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -106,19 +105,16 @@ def settings(node: StepNode) -> StepSettings:
     """Read and check the decorators of `node`."""
     env = _environment(node)
     check_environment(env, f"step {node.name!r}")
-    gpu = _number(node, "resources", "gpu", _arg(node, "resources", "gpu", 0), minimum=0)
-    if int(gpu) != gpu:
-        raise CompileError(f"step {node.name!r}: @resources(gpu={gpu!r}) must be a whole number")
+    compute = step_compute(node)  # @resources and @batch: the larger of each
     delay_minutes = (
         _number(node, "retry", "minutes_between_retries", _arg(node, "retry", "minutes_between_retries", 2), minimum=0)
         if node.decorator("retry") is not None
         else 0
     )
     return StepSettings(
-        cpu=_number(node, "resources", "cpu", _arg(node, "resources", "cpu", DEFAULT_CPU), minimum=0.25),
-        memory=int(_number(node, "resources", "memory", _arg(node, "resources", "memory", DEFAULT_MEMORY_MIB),
-                           minimum=4)),
-        gpu=int(gpu),
+        cpu=compute.cpu,
+        memory=compute.memory,
+        gpu=compute.gpu,
         attempts=_attempts(node),
         retry_delay_seconds=int(delay_minutes * 60),
         timeout_seconds=_timeout(node),
