@@ -42,9 +42,11 @@ LAYERS: list[tuple[str, ...]] = [  # highest first; rooms of one layer do not im
 UPWARD_ON_PURPOSE = {
     ("branchline.authoring.flowspec", "branchline.runtime.flow_cli"),
     ("branchline.runtime.flow_cli", "branchline.cli.step_functions"),
+    ("branchline.runtime.launcher", "branchline.aws.deploy.user_batch"),
 }
 """`FlowSpec()` under `__main__` starts the flow's command line, as Metaflow's does; that command line's
-`step-functions` group deploys and triggers, which only the cli layer may do. Both imports are lazy."""
+`step-functions` group deploys and triggers, which only the cli layer may do; a run whose steps go to Batch asks
+the deployer to prepare them (image, code package, job definitions). All three imports are lazy."""
 
 IN_FUNCTION_ON_PURPOSE = {
     ("branchline.authoring.flowspec", "branchline.runtime.flow_cli"): "an upward hop (above), lazy so the "

@@ -87,7 +87,7 @@ class RunRecord:
     namespace: str
     status: Status
     started: str
-    runtime: Literal["local", "batch"]
+    runtime: Literal["local", "batch", "hybrid"]
     steps: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     project: str | None = None
@@ -105,7 +105,7 @@ class RunRecord:
 
     @classmethod
     def starting(
-        cls, flow: str, run_id: str, namespace: str, *, runtime: Literal["local", "batch"], **context: Any
+        cls, flow: str, run_id: str, namespace: str, *, runtime: Literal["local", "batch", "hybrid"], **context: Any
     ) -> RunRecord:
         """The record of a run that starts now: the one constructor the local runtime and containers use."""
         return cls(flow, run_id, namespace, Status.RUNNING, now_iso(), runtime, **context)

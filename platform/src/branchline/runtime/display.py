@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from rich.console import Console
@@ -25,6 +25,7 @@ class Reporter:
         self.n_done: dict[str, int] = defaultdict(int)
         self.n_running: dict[str, int] = defaultdict(int)
         self.n_failed: dict[str, int] = defaultdict(int)
+        self.remote: dict[tuple[str, str], str] = {}  # (step, task) -> Batch state, while it is not over
         self.live: Live | None = None
         self._last = 0.0
         if self.console.is_terminal and not quiet:
@@ -37,15 +38,18 @@ class Reporter:
 
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False)
-        for column in ("step", "done", "running", "failed"):
+        columns = ["step", "done", "running", "failed"] + (["batch"] if self.remote else [])
+        for column in columns:
             table.add_column(column)
         for step in self.steps:
             if self.n_expected[step] or self.n_done[step]:
+                states = Counter(state for (s, _), state in self.remote.items() if s == step)
                 table.add_row(
                     step,
                     f"{self.n_done[step]}/{self.n_expected[step]}",
                     str(self.n_running[step] or ""),
                     f"[red]{self.n_failed[step]}[/]" if self.n_failed[step] else "",
+                    *([" ".join(f"{n} {state}" for state, n in sorted(states.items()))] if self.remote else []),
                 )
         return table
 
@@ -60,10 +64,24 @@ class Reporter:
     def expect(self, step: str, count: int) -> None:
         self.n_expected[step] += count
 
+    def remote_state(self, step: str, task_id: str, state: str, job_id: str) -> None:
+        """A Batch job's state (SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING): a column, or one line each."""
+        self.remote[(step, task_id)] = state
+        if self.live is None:
+            what = f"submitted as job {job_id}" if state == "SUBMITTED" else state
+            self._print(f"[blue]batch[/] {step}/{task_id} {what}")
+
+    def warn(self, text: str) -> None:
+        if self.live is not None:
+            self.live.console.print(f"[yellow]warning[/] {escape(text)}", soft_wrap=True)
+        else:
+            self._print(f"[yellow]warning[/] {escape(text)}")
+
     def started(self, step: str, task_id: str, attempt: int) -> None:
         self.n_running[step] += 1
 
     def finished(self, step: str, task_id: str, seconds: float, *, caught: bool = False) -> None:
+        self.remote.pop((step, task_id), None)
         self.n_running[step] -= 1
         self.n_done[step] += 1
         mark = "[yellow]caught[/]" if caught else "[green]ok[/]"
@@ -78,6 +96,7 @@ class Reporter:
         self, step: str, task_id: str, attempt: int, attempts: int, reason: str, *, aws_wait_seconds: float = 0
     ) -> None:
         """A retry that starts now; when `@retry` asks for a wait, say that it applies on AWS Batch only."""
+        self.remote.pop((step, task_id), None)
         self.n_running[step] -= 1
         wait = (f" (no wait here; on AWS Batch it waits {retry_wait_text(aws_wait_seconds)}: "
                 "minutes_between_retries)") if aws_wait_seconds > 0 else ""
@@ -85,6 +104,7 @@ class Reporter:
                     f"{escape(reason)}")
 
     def failed(self, step: str, task_id: str, reason: str) -> None:
+        self.remote.pop((step, task_id), None)
         self.n_running[step] -= 1
         self.n_failed[step] += 1
         self._print(f"[red]failed[/] {step}/{task_id}: {escape(reason)}")

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from branchline.authoring.attach import attach, from_env
 from branchline.authoring.current import current
 from branchline.authoring.decorators import retry_wait_text
 from branchline.authoring.exceptions import CaughtException
@@ -279,9 +280,17 @@ def _spec(task: TaskEnv, flow: str) -> TaskSpec:
         attempt=task.attempt,
         max_attempts=task.max_attempts,
         fallback=CONTAINER_FALLBACK if task.catch_fallback else None,
+        origin_run_id=task.origin_run_id,
+        log_paths=(batch_job_url(task.batch_job_id),) if task.batch_job_id else (),
         batch_job_id=task.batch_job_id,
         execution_arn=task.execution_arn,
     )
+
+
+def batch_job_url(job_id: str) -> str:
+    """The job's page in the AWS Batch console: its state, attempts and a link to its CloudWatch log stream."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return f"https://{region}.console.aws.amazon.com/batch/home?region={region}#jobs/detail/{job_id}"
 
 
 def _task_tracking(task: TaskEnv, ds: FlowDatastore, run: RunRecord) -> task_run.TaskTracking | None:
@@ -299,8 +308,9 @@ def _task_tracking(task: TaskEnv, ds: FlowDatastore, run: RunRecord) -> task_run
         task_id=task.task_id,
         attempt=task.attempt,
         tracking_uri=task.tracking_uri,
-        tags={"branchline.batch_job_id": task.batch_job_id or "", "branchline.execution_arn": task.execution_arn or ""},
-        mode="in_task",
+        tags={"branchline.batch_job_id": task.batch_job_id or "", "branchline.execution_arn": task.execution_arn or "",
+              **({"branchline.logs": batch_job_url(task.batch_job_id)} if task.batch_job_id else {})},
+        mode="recorder" if task.scheduled_locally else "in_task",
     )
 
 
@@ -309,7 +319,7 @@ def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
     task = TaskEnv.from_env(dict(env if env is not None else os.environ), overrides)
     root = prepare_environment(task)
     flow_cls = load_flow_class(root / task.flow_file, task.flow)
-    graph = graph_from_class(flow_cls)
+    graph = attach(graph_from_class(flow_cls), from_env(task.attached))
     ds = FlowDatastore(storage_from_url(task.datastore, s3_client=lambda: client("s3")), task.namespace)
     run = ds.read_run_record(graph.name, task.run_id) or _start_run(ds, graph, flow_cls, task)
     tracking = _task_tracking(task, ds, run)
@@ -321,7 +331,9 @@ def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
               f"attempt {task.attempt + 1}/{task.max_attempts}", flush=True)
         time.sleep(delay)
     record = execute_task(flow_cls, graph, ds, _spec(task, graph.name), dict(run.params), tracking=tracking)
-    if record.succeeded and task.step == "end":
+    if task.scheduled_locally:
+        pass  # the laptop's scheduler ends the run (and its MLflow run) when the whole DAG is over
+    elif record.succeeded and task.step == "end":
         ds.write_run_record(run.ended(Status.SUCCEEDED))
     elif not record.succeeded and task.attempt + 1 >= task.max_attempts:
         ds.write_run_record(run.ended(Status.FAILED))

@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from branchline.authoring.attach import parse_all
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
 from branchline.authoring.project import Placement
@@ -43,6 +44,11 @@ def _run_options(func: Any) -> Any:
         "--max-workers", type=click.IntRange(1, 1024), default=16, show_default=True, help="Tasks run at once."
     )(func)
     func = click.option("--quiet", is_flag=True, help="Only print errors and the result.")(func)
+    func = click.option(
+        "--with", "with_", multiple=True, metavar="DECORATOR[:k=v,...]",
+        help="Attach a decorator to every step, as if written on each (a step's own wins): "
+        "--with batch, --with batch:cpu=4,memory=16000, --with retry, --with timeout:minutes=10. Repeatable.",
+    )(func)  # fmt: skip
     func = click.option(
         "--wait-tracking/--no-wait-tracking",
         default=None,
@@ -115,8 +121,8 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     def cli(ctx: click.Context, branch: str | None, production: bool) -> None:
         ctx.obj = (flow_cls, branch, production)
 
-    def session() -> LocalSession:
-        return LocalSession(flow_cls, console, placement())
+    def session(with_: tuple[str, ...]) -> LocalSession:
+        return LocalSession(flow_cls, console, placement(), attached=parse_all(with_))
 
     def wait_default(flag: bool | None) -> bool:
         if flag is not None:
@@ -126,8 +132,11 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     @cli.command(help="Run the flow on this machine.")
     @_run_options
     @click.option("--run-id", default=None, help="Name this run (default: a timestamp).")
-    def run(max_workers: int, quiet: bool, wait_tracking: bool | None, run_id: str | None, **raw: Any) -> None:
-        s = session()
+    def run(
+        max_workers: int, quiet: bool, with_: tuple[str, ...], wait_tracking: bool | None, run_id: str | None,
+        **raw: Any,
+    ) -> None:
+        s = session(with_)
         values = resolve_params(flow_cls, given_parameters(flow_cls, raw))
         s.run(
             values,
@@ -142,9 +151,10 @@ def build_cli(flow_cls: type[FlowSpec], console: Console) -> click.Group:
     @click.option("--step", "resume_step", default=None, help="Re-run from this step even if it succeeded.")
     @_run_options
     def resume(
-        origin_run_id: str | None, resume_step: str | None, max_workers: int, quiet: bool, wait_tracking: bool | None
+        origin_run_id: str | None, resume_step: str | None, max_workers: int, quiet: bool, with_: tuple[str, ...],
+        wait_tracking: bool | None,
     ) -> None:
-        s = session()
+        s = session(with_)
         origin = origin_run_id or s.latest_run_id()
         if origin is None:
             raise FlowError(f"no earlier run of {flow_cls.__name__} to resume in namespace {s.namespace}")

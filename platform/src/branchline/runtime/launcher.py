@@ -5,24 +5,32 @@ from __future__ import annotations
 import inspect
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from branchline.authoring.attach import Attached, attach
+from branchline.authoring.compute import pypi_requirements
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
 from branchline.authoring.project import BRANCH_ENV, Placement, agreed_project, project_of
+from branchline.aws.compile.compute import step_compute
+from branchline.aws.session import client
 from branchline.config import Config, load_config
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.records import RunRecord, Status, new_run_id
 from branchline.datastore.storage import LocalStorage
 from branchline.errors import FlowError, RunFailed
 from branchline.graph.model import FlowGraph
+from branchline.runtime.batch_executor import BatchTasks
 from branchline.runtime.display import Reporter
+from branchline.runtime.entrypoint import TaskSpec
 from branchline.runtime.loader import graph_from_class
 from branchline.runtime.local import LocalRunner, RunOptions, RunResult
+from branchline.runtime.pypi_env import ensure_env, exec_command
 from branchline.runtime.run_info import ci_context, git_context, local_placement
 from branchline.runtime.tracking_bridge import TrackingBridge
 
@@ -73,13 +81,18 @@ class LocalSession:
     """Everything a local run needs, derived once from the flow class and the project config."""
 
     def __init__(
-        self, flow_cls: type[FlowSpec], console: Console | None = None, placement: Placement | None = None
+        self,
+        flow_cls: type[FlowSpec],
+        console: Console | None = None,
+        placement: Placement | None = None,
+        attached: Sequence[Attached] = (),
     ) -> None:
         self.flow_cls = flow_cls
         self.console = console or Console(highlight=False)
         self.flow_file = Path(inspect.getsourcefile(flow_cls) or "flow.py")
         self.config: Config = flow_config(flow_cls, self.flow_file.parent)
-        self.graph: FlowGraph = graph_from_class(flow_cls)
+        self.attached = list(attached)
+        self.graph: FlowGraph = attach(graph_from_class(flow_cls), self.attached)
         self.placement = placement or local_placement(flow_cls)
         self.namespace = self.placement.namespace
         url = self.config.datastore_url
@@ -87,7 +100,13 @@ class LocalSession:
             raise FlowError(
                 "local runs keep artifacts on this machine; unset BRANCHLINE_DATASTORE / tool.branchline.datastore",
             )
-        self.ds = FlowDatastore(LocalStorage(url), self.namespace)
+        self.logs = LocalStorage(url)
+        computes = {node.name: step_compute(node) for node in self.graph}
+        self.batch_steps = [name for name, c in computes.items() if c.on_batch]
+        self.local_pypi = {name: c for name, c in computes.items() if c.pypi is not None and not c.on_batch}
+        self.ds = FlowDatastore(self.logs, self.namespace)
+        if self.batch_steps:  # containers and local workers must read each other's artifacts: S3
+            self.ds = _user_batch().s3_datastore(self.config, self.namespace)
 
     def display_file(self) -> str:
         try:
@@ -100,11 +119,19 @@ class LocalSession:
         flow = self.graph.name
         if self.ds.read_run_record(flow, run_id) is not None:
             raise FlowError(f"run {flow}/{run_id} already exists; choose another --run-id")
+        exec_task = self._pypi_envs()
+        prepared = None
+        if self.batch_steps:
+            if not options.quiet:
+                self.console.print(f"[bold]batch[/] {', '.join(self.batch_steps)}: preparing {self.namespace}")
+            prepared = _user_batch().prepare(self.config, self.graph, self.flow_file, self.namespace, self.attached,
+                                             log=lambda line: None if options.quiet else self.console.print(
+                                                 f"  {line}", markup=False, soft_wrap=True))  # fmt: skip
         record = RunRecord.starting(
             flow,
             run_id,
             self.namespace,
-            runtime="local",
+            runtime="hybrid" if self.batch_steps else "local",
             steps=tuple(self.graph.steps),
             params=_json_params(params, self.ds),
             project=self.config.project,
@@ -134,6 +161,9 @@ class LocalSession:
             options=options,
             reporter=reporter,
             tracking_factory=bridge.task_tracking if bridge else None,
+            remote=BatchTasks(prepared.steps, prepared.environment, client, reporter) if prepared else None,
+            logs=self.logs,
+            exec_task=exec_task,
         )
         result: RunResult | None = None
         try:
@@ -149,13 +179,30 @@ class LocalSession:
         if result.status is not Status.SUCCEEDED:
             raise failure_message(result, self.display_file())
         if not options.quiet:
-            storage: LocalStorage = self.ds.storage  # type: ignore[assignment]
-            where = storage.local_path(self.ds.run_key(flow, run_id))
+            storage = self.ds.storage
+            where = (storage.local_path(self.ds.run_key(flow, run_id)) if isinstance(storage, LocalStorage)
+                     else f"{storage.url}/{self.ds.run_key(flow, run_id)}")  # fmt: skip
             cloned = f", {result.cloned} task(s) reused" if result.cloned else ""
             self.console.print(f"[green]done[/] {flow}/{run_id} in {elapsed:.2f}s{cloned}")
             self.console.print(f"  artifacts: {where}", soft_wrap=True)
             self.console.print(f"  read them: Run('{flow}/{run_id}')['end'].task.data")
         return result
+
+    def _pypi_envs(self) -> Any:
+        """Build (once per hash) the virtualenvs of the local `@pypi` steps; the worker execs into them."""
+        if not self.local_pypi:
+            return None
+        envs = {name: ensure_env(self.config.root, pypi_requirements(dict(c.pypi or ())), c.python)
+                for name, c in self.local_pypi.items()}  # fmt: skip
+
+        def exec_task(spec: TaskSpec) -> tuple[str, list[str], dict[str, str]] | None:
+            interpreter = envs.get(spec.step)
+            if interpreter is None:
+                return None
+            return exec_command(interpreter, spec, flow_file=self.flow_file, flow=self.graph.name,
+                                datastore=self.ds.storage.url, attached=self.attached)  # fmt: skip
+
+        return exec_task
 
     def latest_run_id(self, status: Status | None = None) -> str | None:
         runs = self.ds.list_runs(self.graph.name)
@@ -170,10 +217,21 @@ class LocalSession:
     def origin_params(self, origin_run_id: str) -> dict[str, Any]:
         record = self.ds.read_run_record(self.graph.name, origin_run_id)
         if record is None:
-            raise FlowError(f"no run {self.graph.name}/{origin_run_id} in namespace {self.namespace}")
+            raise FlowError(
+                f"no run {self.graph.name}/{origin_run_id} in namespace {self.namespace} ({self.ds.storage.url})",
+                hint="a run with steps on Batch keeps its artifacts in S3 and a local one on this machine: resume "
+                "with the same --with batch (or none) as the run had",
+            )
         return {
             name: self.ds.load_value(value[ARTIFACT_PARAM])
             if isinstance(value, dict) and ARTIFACT_PARAM in value
             else value
             for name, value in record.params.items()
         }
+
+
+def _user_batch() -> Any:
+    """The deployer's preparation of Batch steps: imported only when a step goes to Batch (boto3, docker)."""
+    from branchline.aws.deploy import user_batch  # the second upward import on purpose (tests/platform/test_layers)
+
+    return user_batch

@@ -28,6 +28,11 @@ class TaskEnv(NamedTuple):
     catch_fallback: bool = False
     execution_arn: str | None = None
     batch_job_id: str | None = None
+    origin_run_id: str | None = None
+    attached: str | None = None
+    """`--with` decorators of the run (JSON list, `authoring.attach.from_env`)"""
+    scheduled_locally: bool = False
+    """a laptop's scheduler (`run --with batch`) owns the run record and the MLflow run, not the containers"""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, Any]) -> TaskEnv:
@@ -37,7 +42,9 @@ class TaskEnv(NamedTuple):
                 raise ConfigError(f"the task entrypoint needs {name} (or --{key.replace('_', '-')})")
             return value
 
-        attempt = int(env.get("AWS_BATCH_JOB_ATTEMPT", "1") or "1") - 1
+        # A laptop run retries by submitting a new job per attempt (BRANCHLINE_ATTEMPT); a deployment lets Batch
+        # retry the same job, which counts its attempts in AWS_BATCH_JOB_ATTEMPT.
+        attempt = int(env.get("BRANCHLINE_ATTEMPT") or int(env.get("AWS_BATCH_JOB_ATTEMPT", "1") or "1") - 1)
         return cls(
             flow_file=pick("BRANCHLINE_FLOW_FILE", "flow_file"),
             step=pick("BRANCHLINE_STEP", "step"),
@@ -55,4 +62,7 @@ class TaskEnv(NamedTuple):
             catch_fallback=env.get("BRANCHLINE_CATCH_FALLBACK") == "1",
             execution_arn=env.get("BRANCHLINE_EXECUTION_ARN"),
             batch_job_id=env.get("AWS_BATCH_JOB_ID"),
+            origin_run_id=env.get("BRANCHLINE_ORIGIN_RUN_ID") or None,
+            attached=env.get("BRANCHLINE_WITH") or None,
+            scheduled_locally=env.get("BRANCHLINE_SCHEDULER") == "local",
         )

@@ -25,6 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from branchline.aws.session import client
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage, storage_from_url
 from branchline.errors import BranchlineError, ServiceUnreachable
@@ -126,8 +127,13 @@ def wait_for_recorder(proc: subprocess.Popen, timeout: float = 120.0) -> dict[st
 
 
 def _read_link(proc: RecorderProcess) -> dict[str, Any] | None:
-    ds = FlowDatastore(storage_from_url(proc.datastore_url), proc.namespace)
+    ds = FlowDatastore(storage_from_url(proc.datastore_url, s3_client=_s3), proc.namespace)
     return read_link(ds, proc.flow, proc.run_id)
+
+
+def _s3() -> Any:
+    """A run with steps on Batch keeps its documents in S3."""
+    return client("s3")
 
 
 # ----- the recorder process
@@ -242,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     with contextlib.suppress(OSError):
         os.nice(10)  # background work: the run's own tasks come first on a busy laptop
-    ds = FlowDatastore(storage_from_url(args.datastore_url), args.namespace)
+    ds = FlowDatastore(storage_from_url(args.datastore_url, s3_client=_s3), args.namespace)
     user_err = _redirect_output(ds, args)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
