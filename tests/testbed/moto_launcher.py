@@ -15,6 +15,7 @@ import sys
 SHIMS = (
     "tests.testbed.moto_shim",  # Step Functions service-task parameter/response normalisation
     "tests.aws_deploy.moto_sfn_versions",  # Step Functions versions/aliases operations the deployer needs
+    "tests.testbed.moto_batch_capacity",  # a Batch job no compute environment can hold stays RUNNABLE
 )
 
 
