@@ -110,8 +110,9 @@ class BatchBed:
         return f"flows/{name}"
 
     def start(self, *args: str, **env: str) -> subprocess.Popen:
+        """In its own session (process group), as a terminal's foreground job."""
         return subprocess.Popen([BRANCHLINE, *args], cwd=self.project, env=self.env(**env), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
 
     def branchline(self, *args: str, timeout: float = 600, **env: str) -> Finished:
         done = subprocess.run([BRANCHLINE, *args], cwd=self.project, env=self.env(**env), capture_output=True,
@@ -119,11 +120,23 @@ class BatchBed:
         return Finished(done.returncode, done.stdout, done.stderr)
 
     def run_client(self, flow: str, run_id: str) -> Any:
-        """`branchline.client.Run` from this machine, reading moto's S3 (needs the test's AWS environment)."""
+        """`branchline.client.Run` as the user calls it in the project: the local datastore, which points at S3."""
         from branchline import client as bl
 
-        url = f"s3://{self.info['bucket']}/branchline/{self.info['name']}"
-        return bl.Run(f"{flow}/{run_id}", namespace=self.namespace, datastore=url)
+        local = self.project / ".branchline" / "datastore"
+        return bl.Run(f"{flow}/{run_id}", namespace=self.namespace, datastore=str(local))
+
+    def jobs_in_namespace(self, queue: str | None = None) -> list[dict[str, Any]]:
+        """Every job of this namespace in the queue, any state (its job names start with project-namespace)."""
+        from branchline.aws.session import client
+
+        batch = client("batch")
+        prefix = f"{self.info['name']}-{self.namespace}-"
+        found = []
+        for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
+            listed = batch.list_jobs(jobQueue=queue or self.info["queue"], jobStatus=status)["jobSummaryList"]
+            found += [j for j in listed if j["jobName"].startswith(prefix)]
+        return found
 
     def jobs_of(self, run: Any) -> dict[str, list[str | None]]:
         return {step.name: [task.metadata.get("batch_job_id") for task in step.tasks()] for step in run.steps()}

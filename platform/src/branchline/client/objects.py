@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from branchline.authoring.unsupported import Unsupported
-from branchline.client.scope import Scope, scope
+from branchline.client.scope import Scope, run_at, scope
 from branchline.datastore.artifacts import ArtifactRef, FlowDatastore
 from branchline.datastore.records import RunRecord, Status, TaskError, TaskRecord
 from branchline.datastore.view import ArtifactSource
@@ -47,7 +47,7 @@ def _split(pathspec: str, parts: int, example: str) -> list[str]:
 
 def _find_run(flow: str, run_id: str, where: Scope) -> tuple[FlowDatastore, RunRecord]:
     """The run in scope; else why not: in another namespace (which) or nowhere."""
-    found = [(ds, r) for ds in where.datastores() if (r := ds.read_run_record(flow, run_id)) is not None]
+    found = [at for ds in where.datastores() if (at := run_at(ds, flow, run_id)) is not None]
     if len(found) > 1:
         names = ", ".join(ds.namespace for ds, _ in found)
         raise NamespaceMismatch(f"run {flow}/{run_id} exists in several namespaces ({names})",
@@ -462,11 +462,10 @@ class Flow:
         found = []
         for ds in self._scope.datastores():
             for run_id in ds.list_runs(self.id):
-                record = ds.read_run_record(self.id, run_id)
-                if record is not None:
-                    found.append((record.started, run_id, ds, record))
+                if (at := run_at(ds, self.id, run_id)) is not None:
+                    found.append((at[1].started, run_id, *at))
         found.sort(key=lambda item: (item[0], item[1]), reverse=True)
-        runs = [Run(f"{self.id}/{run_id}", _found=(ds, record)) for _, run_id, ds, record in found]
+        runs = [Run(f"{self.id}/{run_id}", _found=(there, record)) for _, run_id, there, record in found]
         return [r for r in runs if set(tags) <= r.tags] if tags else runs
 
     def __iter__(self) -> Iterator[Run]:

@@ -15,6 +15,7 @@ from branchline.authoring.current import current
 from branchline.aws.session import client as aws_client
 from branchline.config import Config, load_config
 from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.records import RunRecord
 from branchline.datastore.storage import Storage, storage_from_url
 from branchline.errors import ConfigError
 from branchline.namespaces import PRODUCTION_NAMESPACE
@@ -94,6 +95,20 @@ class Scope(NamedTuple):
     @property
     def label(self) -> str:
         return self.namespace or "every namespace"
+
+
+def run_at(ds: FlowDatastore, flow: str, run_id: str) -> tuple[FlowDatastore, RunRecord] | None:
+    """The run's datastore and record: `ds`, or the S3 datastore a laptop run with steps on Batch wrote to (the
+    local datastore keeps a pointer, so `Run(...)` reads a hybrid run as it reads a local one)."""
+    record = ds.read_run_record(flow, run_id)
+    if record is not None:
+        return ds, record
+    url = ds.read_elsewhere(flow, run_id)
+    if url is None:
+        return None
+    there = FlowDatastore(storage_from_url(url, s3_client=lambda: aws_client("s3")), ds.namespace)
+    record = there.read_run_record(flow, run_id)
+    return (there, record) if record is not None else None
 
 
 def scope(ns: str | None = None, url: str | None = None) -> Scope:

@@ -177,6 +177,14 @@ class FlowDatastore:
     def read_run(self, flow: str, run_id: str) -> dict[str, Any] | None:
         return self.try_json(f"{self.run_key(flow, run_id)}/{layout.RUN_RECORD}")
 
+    def write_elsewhere(self, flow: str, run_id: str, url: str) -> None:
+        """Note here that the run's documents are in the datastore at `url` (a hybrid run's S3)."""
+        self.put_json(f"{self.run_key(flow, run_id)}/{layout.RUN_ELSEWHERE}", {"datastore": url})
+
+    def read_elsewhere(self, flow: str, run_id: str) -> str | None:
+        found = self.try_json(f"{self.run_key(flow, run_id)}/{layout.RUN_ELSEWHERE}")
+        return str(found["datastore"]) if found and found.get("datastore") else None
+
     def write_task_meta(self, flow: str, run_id: str, step: str, task_id: str, meta: dict[str, Any]) -> None:
         self.put_json(f"{self.task_key(flow, run_id, step, task_id)}/{layout.TASK_RECORD}", meta)
 

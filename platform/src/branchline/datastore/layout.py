@@ -13,6 +13,8 @@ task id): it passes format slots for those two parts to `foreach_items_key`.
 
 from __future__ import annotations
 
+RUN_ELSEWHERE = "elsewhere.json"
+"""in a laptop's local datastore: where a run with steps on Batch keeps its documents (S3)"""
 RUN_RECORD = "run.json"
 TASK_RECORD = "meta.json"
 TASK_ARTIFACTS = "artifacts.json"

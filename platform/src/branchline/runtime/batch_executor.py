@@ -10,6 +10,7 @@ boto3 is reached only through the client factory it is given: a run without `@ba
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import deque
@@ -93,7 +94,7 @@ class BatchTasks:
         reporter: Any,
         *,
         poll_interval: float = 1.0,
-        runnable_patience: float = RUNNABLE_PATIENCE_S,
+        runnable_patience: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.steps = dict(steps)
@@ -101,6 +102,8 @@ class BatchTasks:
         self.clients = clients
         self.reporter = reporter
         self.poll_interval = poll_interval
+        if runnable_patience is None:
+            runnable_patience = float(os.environ.get("BRANCHLINE_BATCH_RUNNABLE_PATIENCE") or RUNNABLE_PATIENCE_S)
         self.runnable_patience = runnable_patience
         self.clock = clock
         self.bucket = TokenBucket(SUBMIT_PER_SECOND, clock)
