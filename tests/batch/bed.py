@@ -101,7 +101,8 @@ class BatchBed:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BRANCHLINE_", "MLFLOW_", "AWS_"))}
         env.update(aws_env(self.info["endpoint"]))
         env.update(DOCKER_HOST=self.info["docker_host"], BRANCHLINE_NAMESPACE=self.namespace,
-                   BRANCHLINE_TRACKING="0", COLUMNS="200", **extra)  # fmt: skip
+                   BRANCHLINE_TRACKING="0", COLUMNS="200")  # fmt: skip
+        env.update(extra)
         return env
 
     def write_flow(self, name: str, source: str) -> str:

@@ -44,9 +44,10 @@ class MixedFlow(FlowSpec):
 '''
 
 
-def test_one_batch_step_among_local_steps(batch_bed: BatchBed) -> None:
+def test_one_batch_step_among_local_steps(batch_bed: BatchBed, mlflow_server: str) -> None:
     flow = batch_bed.write_flow("mixed_flow.py", ONE_BATCH_STEP)
-    done = batch_bed.branchline("run", flow)
+    tracked = {"BRANCHLINE_TRACKING": "1", "MLFLOW_TRACKING_URI": mlflow_server}
+    done = batch_bed.branchline("run", flow, "--wait-tracking", **tracked)
     assert done.code == 0, done.text
     print(done.text)
     run_id = run_id_of(done.out)
@@ -74,6 +75,19 @@ def test_one_batch_step_among_local_steps(batch_bed: BatchBed) -> None:
     assert requirements == {"VCPU": "2", "MEMORY": "1024"}, jobdef
     assert jobdef["containerProperties"]["image"] == batch_bed.info["image"]
     assert run["heavy"].task.metadata.get("log_paths", [""])[0].endswith(f"#jobs/detail/{heavy_job}")
+
+    # MLflow: the Batch task's run carries its job id and the link to its logs; the local ones do not
+    import mlflow
+
+    tracking = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    experiments = [e.experiment_id for e in tracking.search_experiments()]
+    tasks = {r.data.tags.get("branchline.step"): r.data.tags
+             for r in tracking.search_runs(experiments, filter_string=f"tags.`branchline.run_id` = '{run_id}'")
+             if r.data.tags.get("branchline.step")}  # fmt: skip
+    assert sorted(tasks) == ["end", "heavy", "start"], tasks
+    assert tasks["heavy"]["branchline.batch_job_id"] == heavy_job
+    assert tasks["heavy"]["branchline.logs"].endswith(f"#jobs/detail/{heavy_job}")
+    assert "branchline.batch_job_id" not in tasks["start"] and "branchline.logs" not in tasks["end"]
 
 
 HELLO = '''

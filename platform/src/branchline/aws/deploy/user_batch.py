@@ -131,7 +131,7 @@ def prepare(
         package = build_code_package(config.root, include=[relative])
         code_url, uploaded = upload(package, settings.bucket, names.s3_prefix(), client=clients("s3"))
         log(f"code package {code_url} ({'uploaded' if uploaded else 'already there'})")
-        tracking = str(config.get("tracking_uri") or "")
+        tracking = config.tracking_uri if config.tracking_enabled else ""
         ctx = CompileContext(
             project=config.project,
             namespace=namespace,
