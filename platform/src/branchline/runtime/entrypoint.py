@@ -314,17 +314,32 @@ def _task_tracking(task: TaskEnv, ds: FlowDatastore, run: RunRecord) -> task_run
     )
 
 
+def process_age() -> float | None:
+    """Seconds since this process started (Linux: /proc), i.e. the interpreter's start and branchline's imports."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))  # fmt: skip
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return time.time() - (boot + ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
     """Run the task the environment names; the exit code says whether it succeeded."""
+    started, t0 = process_age(), time.perf_counter()
     task = TaskEnv.from_env(dict(env if env is not None else os.environ), overrides)
     root = prepare_environment(task)
+    t_code = time.perf_counter()
     flow_cls = load_flow_class(root / task.flow_file, task.flow)
     graph = attach(graph_from_class(flow_cls), from_env(task.attached))
     ds = FlowDatastore(storage_from_url(task.datastore, s3_client=lambda: client("s3")), task.namespace)
     run = ds.read_run_record(graph.name, task.run_id) or _start_run(ds, graph, flow_cls, task)
     tracking = _task_tracking(task, ds, run)
-    print(f"branchline task {graph.name}/{task.run_id}/{task.step}/{task.task_id} attempt {task.attempt + 1}",
-          flush=True)
+    # The bootstrap's parts, for whoever reads the job's log (and benchmarks/bench_batch_task.py).
+    python = f"python+imports {started:.2f} s, " if started is not None else ""
+    print(f"branchline task {graph.name}/{task.run_id}/{task.step}/{task.task_id} attempt {task.attempt + 1} "
+          f"({python}code package {t_code - t0:.2f} s, flow {time.perf_counter() - t_code:.2f} s)", flush=True)
     delay = float(os.environ.get("BRANCHLINE_RETRY_DELAY_SECONDS", "0") or 0)
     if task.attempt > 0 and delay > 0:  # Batch retries at once; @retry(minutes_between_retries=...) waits here
         print(f"retrying {task.step}/{task.task_id} in {retry_wait_text(delay)} (minutes_between_retries): "
