@@ -510,3 +510,22 @@ def test_a_pypi_step_gets_its_own_image_and_the_other_steps_do_not_rebuild(batch
     again = batch_bed.branchline("run", flow)  # same packages: the image and the virtualenv are reused
     assert again.code == 0, again.text
     assert "building" not in again.out and again.out.count("no build") == 2, again.text
+
+    # a deployment builds the same per-step image (found, not rebuilt) for every @pypi step, and compiles with it
+    from branchline.aws.deploy.desired import desired_flow
+    from branchline.aws.deploy.settings import aws_settings
+    from branchline.config import load_config
+    from branchline.images.pypi import publish_step_images
+    from branchline.namespaces import Names
+    from branchline.runtime.loader import graph_from_file
+
+    graph = graph_from_file(batch_bed.project / flow)
+    step_images = publish_step_images(graph, batch_bed.info["image"])
+    assert step_images == {"remote_jokes": images["remote_jokes"], "local_jokes": images["remote_jokes"]}
+    config = load_config(batch_bed.project)
+    desired = desired_flow(graph, Names(config.project, "br-pypi"), aws_settings(config, "br-pypi"), flow_file=flow,
+                           image=batch_bed.info["image"], code_package="s3://bucket/code.tar.gz", git_sha="0" * 40,
+                           step_images=step_images)  # fmt: skip
+    deployed = {jd.step: jd.request["containerProperties"]["image"] for jd in desired.job_definitions}
+    assert deployed == {"start": images["plain"], "remote_jokes": images["remote_jokes"],
+                        "local_jokes": images["remote_jokes"], "plain": images["plain"], "end": images["plain"]}

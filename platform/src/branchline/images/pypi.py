@@ -19,6 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from branchline.authoring.compute import pypi_requirements
+from branchline.aws.compile.compute import step_compute
+from branchline.graph.model import FlowGraph
 from branchline.images.publish import (
     ImageError,
     PublishResult,
@@ -129,3 +132,32 @@ def publish_pypi_image(
     digest = push(client, repository, tag, auth)
     log(f"pushed {repository}@{digest}")
     return PublishResult(repository, tag, digest, built=True)
+
+
+def publish_step_images(
+    graph: FlowGraph,
+    base_reference: str,
+    *,
+    steps: Sequence[str] | None = None,
+    docker_client: Any = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> dict[str, str]:
+    """step → its `@pypi` image (by digest), in the step image's repository, for the steps (of `steps`) that
+    declare `@pypi` and no `@batch(image=...)`: what the compiler's `CompileContext.step_images` takes."""
+    images = {}
+    for node in graph:
+        compute = step_compute(node)
+        if compute.pypi is None or compute.image or (steps is not None and node.name not in steps):
+            continue
+        images[node.name] = publish_pypi_image(base_reference, pypi_requirements(dict(compute.pypi)), compute.python,
+                                               repository_of(base_reference), docker_client=docker_client,
+                                               log=log).reference
+    return images
+
+
+def repository_of(reference: str) -> str:
+    """`repo` of `repo@sha256:...` or `repo:tag` (a registry's `host:port/` is not a tag)."""
+    if "@" in reference:
+        return reference.split("@", 1)[0]
+    head, _, last = reference.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]

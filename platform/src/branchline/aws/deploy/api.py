@@ -21,6 +21,7 @@ from branchline.aws.session import aws_errors
 from branchline.config import Config
 from branchline.graph.model import FlowGraph
 from branchline.images.production import check_production_image
+from branchline.images.pypi import publish_step_images
 from branchline.namespaces import Names, is_production
 
 
@@ -56,7 +57,8 @@ def deploy(
     desired = [
         desired_flow(graph, names, settings, flow_file=flow_file, image=image, code_package=code_package,
                      git_sha=sha, tracking_uri=str(tracking) if tracking else None,
-                     max_concurrency=max_concurrency, project_branch=project_branch)
+                     max_concurrency=max_concurrency, project_branch=project_branch,
+                     step_images=publish_step_images(graph, image))  # @pypi steps: FROM the image, same repository
         for flow_file, graph in (graphs if graphs is not None else load_flows(config, flows))
     ]
     executor = executor or Executor()

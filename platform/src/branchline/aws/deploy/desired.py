@@ -44,6 +44,7 @@ def desired_flow(
     tracking_uri: str | None = None,
     max_concurrency: int | None = None,
     project_branch: str | None = None,
+    step_images: dict[str, str] | None = None,
 ) -> DesiredFlow:
     """Compile `graph` for `names.namespace`: job definitions, schedule, and the state machine definition,
     which names each job definition by a Ref the planner fills once the ARNs are known."""
@@ -62,6 +63,7 @@ def desired_flow(
         environment=dict(settings.job_environment),
         project_branch=project_branch,
         **({"max_concurrency": max_concurrency} if max_concurrency is not None else {}),
+        step_images=dict(step_images or {}),
     )
     job_definitions = tuple(
         DesiredJobDefinition(

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from branchline.authoring.attach import Attached, to_env
-from branchline.authoring.compute import pypi_requirements
 from branchline.aws.compile.batch import job_definition
 from branchline.aws.compile.compute import step_compute
 from branchline.aws.compile.context import CompileContext
@@ -31,7 +30,7 @@ from branchline.errors import ConfigError
 from branchline.graph.model import FlowGraph
 from branchline.images.codepkg import build_code_package, upload
 from branchline.images.publish import publish
-from branchline.images.pypi import publish_pypi_image
+from branchline.images.pypi import publish_step_images
 from branchline.namespaces import Names, is_production
 from branchline.runtime.batch_executor import BatchStep
 
@@ -122,11 +121,7 @@ def prepare(
             published = publish(config.root, settings.image_repository, build_args=_build_args(config),
                                 docker_client=docker_client, log=log)  # fmt: skip
             image = published.reference
-        step_images = {
-            name: publish_pypi_image(image, pypi_requirements(dict(c.pypi)), c.python,
-                                     str(settings.image_repository), docker_client=docker_client, log=log).reference
-            for name, c in computes.items() if c.pypi and c.image is None
-        }  # fmt: skip
+        step_images = publish_step_images(graph, image, steps=steps, docker_client=docker_client, log=log)
         relative = flow_file.resolve().relative_to(config.root.resolve()).as_posix()
         package = build_code_package(config.root, include=[relative])
         code_url, uploaded = upload(package, settings.bucket, names.s3_prefix(), client=clients("s3"))
