@@ -316,13 +316,12 @@ def _task_tracking(task: TaskEnv, ds: FlowDatastore, run: RunRecord) -> task_run
 
 def process_age() -> float | None:
     """Seconds since this process started (Linux: /proc), i.e. the interpreter's start and branchline's imports."""
-    try:
+    try:  # both in seconds since boot, to 10 ms (/proc/stat's btime would be whole seconds)
         ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))  # fmt: skip
-    except (OSError, ValueError, IndexError, StopIteration):
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
-    return time.time() - (boot + ticks / os.sysconf("SC_CLK_TCK"))
+    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
