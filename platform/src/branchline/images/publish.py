@@ -94,7 +94,6 @@ def publish(
     force: bool = False,
 ) -> PublishResult:
     """Build and push `repository:deps-<hash>` unless the registry already has it."""
-    from docker.errors import APIError, BuildError
 
     root = root.resolve()
     client = connect_docker(docker_client)
@@ -108,17 +107,19 @@ def publish(
             return PublishResult(repository, tag, existing, built=False)
     stage_wheel(root, log)
     log(f"building {ref}")
+    build_image(client, ref, log, path=str(root), buildargs=dict(build_args or {}), network_mode="host",
+                labels={"org.opencontainers.image.revision": tag, "branchline.dependency-hash": tag})
+    digest = push(client, repository, tag, auth)
+    log(f"pushed {repository}@{digest}")
+    return PublishResult(repository, tag, digest, built=True)
+
+
+def build_image(client: Any, ref: str, log: Callable[[str], None], **build: Any) -> None:
+    """`docker build -t ref` (no pull, intermediate containers removed); a failure is one error with its last lines."""
+    from docker.errors import APIError, BuildError
+
     try:
-        _, stream = client.images.build(
-            path=str(root),
-            tag=ref,
-            buildargs=dict(build_args or {}),
-            rm=True,
-            forcerm=True,
-            pull=False,
-            network_mode="host",
-            labels={"org.opencontainers.image.revision": tag, "branchline.dependency-hash": tag},
-        )
+        _, stream = client.images.build(tag=ref, rm=True, forcerm=True, pull=False, **build)
         for chunk in stream:
             if "stream" in chunk and chunk["stream"].strip():
                 log(chunk["stream"].rstrip())
@@ -127,8 +128,5 @@ def publish(
         raise ImageError(f"docker build of {ref} failed: {exc.msg}\n{tail}") from None
     except APIError as exc:
         raise ImageError(f"docker build of {ref} failed: {exc.explanation or exc}") from None
-    digest = push(client, repository, tag, auth)
-    log(f"pushed {repository}@{digest}")
-    return PublishResult(repository, tag, digest, built=True)
 
 

@@ -25,6 +25,7 @@ from branchline.graph.model import FlowGraph
 from branchline.images.publish import (
     ImageError,
     PublishResult,
+    build_image,
     connect_docker,
     push,
     registry_auth,
@@ -95,7 +96,7 @@ def publish_pypi_image(
     log: Callable[[str], None] = lambda line: None,
 ) -> PublishResult:
     """Build and push `repository:pypi-<hash>` unless the registry has it; the result names it by digest."""
-    from docker.errors import APIError, BuildError, ImageNotFound
+    from docker.errors import ImageNotFound
 
     client = connect_docker(docker_client)
     auth = registry_auth(repository)
@@ -121,14 +122,8 @@ def publish_pypi_image(
         download_wheels(requirements, have, wheels)
         log(f"building {ref} ({', '.join(requirements)} on {base_reference})")
         context = _context(dockerfile(base_reference, requirements, base.attrs["Config"].get("User") or ""), wheels)
-        try:
-            client.images.build(fileobj=context, custom_context=True, tag=ref, rm=True, forcerm=True, pull=False,
-                                network_mode="none", labels={"branchline.pypi": tag})  # fmt: skip
-        except BuildError as exc:
-            tail = "\n".join(str(c.get("stream", c.get("error", ""))).rstrip() for c in list(exc.build_log)[-10:])
-            raise ImageError(f"docker build of {ref} failed: {exc.msg}\n{tail}") from None
-        except APIError as exc:
-            raise ImageError(f"docker build of {ref} failed: {exc.explanation or exc}") from None
+        build_image(client, ref, lambda line: None, fileobj=context, custom_context=True, network_mode="none",
+                    labels={"branchline.pypi": tag})
     digest = push(client, repository, tag, auth)
     log(f"pushed {repository}@{digest}")
     return PublishResult(repository, tag, digest, built=True)
