@@ -116,6 +116,9 @@ def test_the_compiler_reads_the_same_per_step_compute(graph) -> None:
         job_definition(graph, graph["extra"], _ctx())
     extra = job_definition(graph, graph["extra"], _ctx(step_images={"extra": "repo/pypi@sha256:" + "c" * 64}))
     assert extra.request["containerProperties"]["image"] == "repo/pypi@sha256:" + "c" * 64
+    own_role = attach(graph, parse_all(["batch:iam_role=arn:aws:iam::210987654321:role/prod-job"]))
+    with pytest.raises(CompileError, match="is not the namespace's job role"):
+        job_definition(own_role, own_role["start"], _ctx())
     start = job_definition(graph, graph["start"], _ctx()).request["containerProperties"]
     assert start["image"].startswith("repo/step@") and "linuxParameters" not in start
     assert pypi_requirements(dict(step_compute(graph["extra"]).pypi)) == ["pyjokes==0.8.3", "tomli-w>=1"]

@@ -121,9 +121,14 @@ def job_definition(graph: FlowGraph, node: StepNode, ctx: CompileContext) -> Job
     }
     if linux_parameters(compute):
         container["linuxParameters"] = linux_parameters(compute)
-    role = compute.iam_role or ctx.job_role_arn
-    if role:
-        container["jobRoleArn"] = role
+    if compute.iam_role and compute.iam_role != ctx.job_role_arn:
+        raise CompileError(
+            f"step {node.name!r}: @batch(iam_role={compute.iam_role!r}) is not the namespace's job role",
+            hint="a step's role is the platform's (tool.branchline.aws.job_role_arn, production's own in prod): "
+            "grant that role what the step needs instead",
+        )
+    if ctx.job_role_arn:
+        container["jobRoleArn"] = ctx.job_role_arn
     name = names.job_definition(graph.name, node.name)
     request: dict[str, Any] = {
         "jobDefinitionName": name,
