@@ -81,6 +81,7 @@ class _Job:
     log_stream: str | None = None
     log_token: str | None = None
     warned: bool = False
+    terminating: bool = False
 
 
 class BatchTasks:
@@ -255,6 +256,10 @@ class BatchTasks:
         self._ended.append(Ended(job.spec, 1, message))
 
     def _terminate(self, job: _Job, reason: str) -> None:
+        """Once per job: the scheduler asks again on every turn until the job has ended."""
+        if job.terminating:
+            return
+        job.terminating = True
         try:
             self.clients("batch").terminate_job(jobId=job.job_id, reason=reason[:250])
         except Exception as exc:  # stopping what we can matters more than one failed call
