@@ -26,6 +26,7 @@ READ_TIMEOUT_S = 60
 MAX_ATTEMPTS = 5
 
 _clients: dict[tuple[str, ...], Any] = {}
+os.register_at_fork(after_in_child=_clients.clear)  # a forked worker makes its own: connections are not shared
 
 
 def region() -> str:

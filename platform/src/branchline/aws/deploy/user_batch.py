@@ -36,7 +36,8 @@ from branchline.runtime.batch_executor import BatchStep
 
 
 class ForkSafeClient:
-    """A boto3 client that a forked worker re-creates for itself (a client's connections must not be shared)."""
+    """A boto3 client that a forked worker re-creates for itself (a client's connections must not be shared;
+    `aws.session` forgets its cached clients in a forked child)."""
 
     def __init__(self, make: Callable[[], Any]) -> None:
         self._make, self._pid, self._client = make, -1, None
