@@ -31,3 +31,23 @@ def test_other_commands_still_go_through_the_cli(tmp_path: Path) -> None:
     done = subprocess.run([str(Path(sys.executable).parent / "branchline"), "task", "--help"], capture_output=True,
                           text=True, timeout=120, check=False)  # fmt: skip
     assert done.returncode == 0 and "--flow-file" in done.stdout, done
+
+
+def test_a_forked_worker_makes_its_own_aws_clients(moto_server: str) -> None:
+    """A hybrid run's local workers write S3 from forked children: never over the parent's connections."""
+    import os
+
+    from branchline.aws.session import client
+
+    parent = client("s3")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's teardown
+        try:
+            mine = client("s3")
+            os.write(write, b"1" if mine is not parent and client("s3") is mine else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert client("s3") is parent
