@@ -260,7 +260,8 @@ def test_a_failing_batch_step_succeeds_on_its_second_attempt_with_retry(batch_be
 
     done = batch_bed.branchline("run", flow, "--with", "retry:times=1,minutes_between_retries=0")
     assert done.code == 0, done.text
-    assert "retry flaky/0: attempt 2/2 after: RuntimeError: the first attempt fails on purpose" in done.out, done.text
+    expected = "retry flaky/0: attempt 2/2 now after: RuntimeError: the first attempt fails on purpose"
+    assert expected in done.out, done.text
     assert "[flaky/0] flaky attempt 0" in done.out and "[flaky/0] flaky attempt 1" in done.out, done.text
     run = batch_bed.run_client("FlakyFlow", run_id_of(done.out))
     assert run["flaky"].task.data.attempt_seen == 1

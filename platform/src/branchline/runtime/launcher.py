@@ -144,6 +144,8 @@ class LocalSession:
         self.ds.write_run_record(record)
         if project_of(self.flow_cls) is not None:  # current.branch_name in the tasks (forked: they inherit it)
             os.environ[BRANCH_ENV] = self.placement.branch_name
+            if prepared:  # and the Batch jobs' containers
+                prepared.environment[BRANCH_ENV] = self.placement.branch_name
         if self.batch_steps:  # `Run(...)` on this machine finds it as it finds a local run
             FlowDatastore(self.logs, self.namespace).write_elsewhere(flow, run_id, self.ds.storage.url)
         bridge = None

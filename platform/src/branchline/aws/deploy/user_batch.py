@@ -160,6 +160,5 @@ def prepare(
     environment = {
         "BRANCHLINE_WITH": to_env(attached),
         "BRANCHLINE_SCHEDULER": "local",
-        "BRANCHLINE_RETRY_DELAY_SECONDS": "0",  # the laptop's scheduler waits between attempts itself
-    }
+    }  # a retry's container waits @retry's minutes_between_retries itself, as a deployed one (compile/batch.py)
     return BatchRun(prepared, environment, image, code_url)
