@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from branchline.authoring.attach import DECORATORS, AttachError, DecoratorEntry, attach, parse_all, parse_with, register
-from branchline.authoring.compute import pypi_requirements
+from branchline.authoring.compute import pypi_base, pypi_requirements
 from branchline.aws.compile.batch import job_definition
 from branchline.aws.compile.compute import step_compute
 from branchline.aws.compile.context import CompileContext, CompileError
@@ -147,6 +147,37 @@ def test_pypi_arguments_are_checked() -> None:
             pypi(packages=bad)
     with pytest.raises(TypeError, match=r"such as '3\.11'"):
         pypi(packages={}, python="three")
+
+
+BASE_FLOW = """
+from branchline import FlowSpec, pypi, pypi_base, step
+
+
+@pypi_base(packages={"pyjokes": "0.8.3", "tomli-w": ""}, python="3.11")
+class BaseFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.own)
+
+    @pypi(packages={"pyjokes": "0.6.0", "six": ">=1"})
+    @step
+    def own(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_pypi_base_gives_every_step_its_packages_and_a_steps_own_pypi_wins(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(BASE_FLOW)
+    graph = graph_from_file(tmp_path / "flow.py")
+    start, own, end = (step_compute(graph[name]) for name in ("start", "own", "end"))
+    assert start.pypi == end.pypi == (("pyjokes", "0.8.3"), ("tomli-w", "")) and start.python == "3.11"
+    assert own.pypi == (("pyjokes", "0.6.0"), ("six", ">=1"), ("tomli-w", "")) and own.python == "3.11"
+    with pytest.raises(TypeError, match=r"@pypi_base\(packages=...\) must be a dict"):
+        pypi_base(packages=["pandas"])
 
 
 def test_a_with_mistake_on_the_command_line_is_one_line(tmp_path: Path) -> None:

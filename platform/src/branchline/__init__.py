@@ -8,7 +8,7 @@ saying what to use instead (`branchline.authoring.unsupported`).
 
 from typing import Any
 
-from branchline.authoring.compute import batch, pypi
+from branchline.authoring.compute import batch, pypi, pypi_base
 from branchline.authoring.current import current
 from branchline.authoring.decorators import catch, environment, resources, retry, schedule, step, timeout
 from branchline.authoring.flowspec import FlowSpec
@@ -33,6 +33,7 @@ __all__ = [
     "environment",
     "project",
     "pypi",
+    "pypi_base",
     "resources",
     "retry",
     "schedule",
