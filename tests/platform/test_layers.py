@@ -55,6 +55,12 @@ IN_FUNCTION_ON_PURPOSE = {
     "layers stay acyclic",
     ("branchline", "branchline.client"): "the client's names load on first use (a module __getattr__), so a "
     "flow's start-up does not pay for them",
+    ("branchline.runtime.launcher", "branchline.aws.deploy.user_batch"): "an upward hop (above), lazy: only a "
+    "run with steps on Batch loads the deployer",
+    ("branchline.cli.entry", "branchline.runtime.entrypoint"): "`branchline task`, every Batch container's "
+    "command, skips the Typer app (~0.15 s per task, docs/benchmarks.md)",
+    ("branchline.cli.entry", "branchline.cli.main"): "every other command loads the Typer app, which "
+    "`branchline task` does not need",
 }
 """The only own-package imports allowed inside a function, each with its reason. Everything else is imported at
 module top, so a module's first lines say what it depends on. (`from branchline import __version__` is the version

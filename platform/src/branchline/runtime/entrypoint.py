@@ -35,6 +35,7 @@ from branchline.datastore.storage import storage_from_url
 from branchline.datastore.view import RunView
 from branchline.errors import BranchlineError, ConfigError
 from branchline.graph.model import FlowGraph
+from branchline.namespaces.mlflow_tags import BATCH_JOB_ID_TAG, EXECUTION_ARN_TAG, LOGS_TAG
 from branchline.runtime.code_package import unpack_code_package
 from branchline.runtime.loader import graph_from_class, load_flow_class
 from branchline.runtime.run_info import git_context_from_env
@@ -308,8 +309,8 @@ def _task_tracking(task: TaskEnv, ds: FlowDatastore, run: RunRecord) -> task_run
         task_id=task.task_id,
         attempt=task.attempt,
         tracking_uri=task.tracking_uri,
-        tags={"branchline.batch_job_id": task.batch_job_id or "", "branchline.execution_arn": task.execution_arn or "",
-              **({"branchline.logs": batch_job_url(task.batch_job_id)} if task.batch_job_id else {})},
+        tags={BATCH_JOB_ID_TAG: task.batch_job_id or "", EXECUTION_ARN_TAG: task.execution_arn or "",
+              **({LOGS_TAG: batch_job_url(task.batch_job_id)} if task.batch_job_id else {})},
         mode="recorder" if task.scheduled_locally else "in_task",
     )
 
