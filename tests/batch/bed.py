@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from branchline import client as bl
 from tests.e2e import project as proj
 from tests.e2e.path import EndToEnd
 from tests.testbed.servers import TEST_CREDENTIALS
@@ -122,10 +123,20 @@ class BatchBed:
 
     def run_client(self, flow: str, run_id: str) -> Any:
         """`branchline.client.Run` as the user calls it in the project: the local datastore, which points at S3."""
-        from branchline import client as bl
+        return bl.Run(f"{flow}/{run_id}", namespace=self.namespace, datastore=str(self.local_datastore))
 
-        local = self.project / ".branchline" / "datastore"
-        return bl.Run(f"{flow}/{run_id}", namespace=self.namespace, datastore=str(local))
+    def latest_run_id(self, flow: str) -> str | None:
+        """`Flow(flow).latest_run` read from the project's local datastore (which lists hybrid runs too)."""
+        bl.datastore(str(self.local_datastore))
+        try:
+            latest = bl.Flow(flow, namespace=self.namespace).latest_run
+        finally:
+            bl.datastore(None)
+        return latest.id if latest else None
+
+    @property
+    def local_datastore(self) -> Path:
+        return self.project / ".branchline" / "datastore"
 
     def jobs_in_namespace(self, queue: str | None = None) -> list[dict[str, Any]]:
         """Every job of this namespace in the queue, any state (its job names start with project-namespace)."""

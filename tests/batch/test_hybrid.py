@@ -61,6 +61,7 @@ def test_one_batch_step_among_local_steps(batch_bed: BatchBed, mlflow_server: st
     # read back from the laptop exactly as a local run; only `heavy` ran in a container
     run = batch_bed.run_client("MixedFlow", run_id)
     assert run.successful, run.info
+    assert batch_bed.latest_run_id("MixedFlow") == run_id, "Flow(...).latest_run lists the hybrid run"
     assert run["heavy"].task.data.total == 6 and run["end"].task.data.total == 6
     jobs = batch_bed.jobs_of(run)
     assert jobs["start"] == [None] and jobs["end"] == [None], jobs
