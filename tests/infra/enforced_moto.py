@@ -12,9 +12,15 @@ What moto's access control really evaluates (moto 5.2, `moto/iam/access_control.
   so an Allow on a specific ARN never matches there;
 - of conditions, only `StringEquals` against `sts:ExternalId`; any other condition counts as met, which
   turns every conditional Deny into a plain Deny;
-- no resource policies (bucket, repository), no `NotResource`, no trust of `AssumeRoleWithWebIdentity`.
+- no resource policies (bucket, repository), no trust of `AssumeRoleWithWebIdentity`;
+- no `NotResource`: a statement without `Resource` counts as PERMITTED whatever its Effect (meant for trust
+  policies), so the guardrails' `Deny ... NotResource` statements read as grants to moto (shown by
+  test_isolation.py::test_moto_cannot_be_the_evaluator_for_secrets);
+- AWS managed policies only with `MOTO_IAM_LOAD_MANAGED_POLICIES`, and its CloudFormation ignores a role's
+  `ManagedPolicyArns` (the bed attaches them).
 
-So moto's verdicts are proof only for S3 object access and `sts:AssumeRole`; the other cases are evaluated
+So moto's verdicts are proof only for S3 object access and `sts:AssumeRole` (no `NotResource` statement covers
+those); the other cases, Secrets Manager included, are evaluated
 by iam-simulate (tests/infra/evaluator.py) on the same deployed policies.
 """
 
@@ -55,7 +61,9 @@ class EnforcedMoto:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "DOCKER_"))}
+        # AWS managed policies (the Batch execution and instance roles' own) are loaded only when asked for
         env |= {"INITIAL_NO_AUTH_ACTION_COUNT": str(BOOTSTRAP_CALLS_PER_ACCOUNT * len(self.accounts)),
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         with log.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",

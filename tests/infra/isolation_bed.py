@@ -5,6 +5,10 @@
   or an older tool would) and a project `churnx`;
 - development account 111111111111 and production account 222222222222: the same stacks, one half each.
 
+Besides the names and resources production runs with, each side gets what the seams between issue 8's parts
+rest on: the MLflow credential secrets (named by `branchline.namespaces.tracking_secret_prefix`) and a gate
+evidence record (`<ns>/runs/<flow>/<run>/<step>/<task>/evidence/<mlflow run>.json`, the key the tasks write).
+
 Everything is deployed by the account's admin through CloudFormation (`branchline.aws.infra.deploy_stack`,
 the code `branchline infra deploy` runs); production and branch resources are then created with the names
 and tags `branchline.namespaces` gives them. Identities are read back from IAM as deployed.
@@ -17,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branchline.aws import infra
-from branchline.namespaces import Names
+from branchline.datastore.layout import task_key
+from branchline.namespaces import Names, tracking_secret_prefix
 from branchline.namespaces.derive import namespace_for_branch
+from branchline.tracking.evidence import EVIDENCE_DIR
 from tests.infra.enforced_moto import REGION, EnforcedMoto
 from tests.infra.evaluator import Identity, Target
 from tests.infra.policy import Rendering, load, policy_document
@@ -68,6 +74,7 @@ def _deploy(moto: EnforcedMoto, account: str, role: str) -> Rendering:
                                       oidc_provider_exists=False)
     infra.deploy_stack(cfn, f"branchline-{PROJECT}", infra.template_text("project"), params, poll=0.1)
     _store_policies_as_text(moto, account)
+    _attach_managed_policies(moto, Rendering(load("shared"), shared, account))
     return Rendering(load("project"), params, account)
 
 
@@ -79,6 +86,18 @@ def _store_policies_as_text(moto: EnforcedMoto, account: str) -> None:
         for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
             document = policy_document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
             iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+def _attach_managed_policies(moto: EnforcedMoto, shared: Rendering) -> None:
+    """moto gap: its CloudFormation ignores a role's `ManagedPolicyArns`. Attach them as CloudFormation would
+    (the AWS managed policies exist because the server loads them): the Batch execution and instance roles."""
+    iam = moto.admin(shared.account, "iam")
+    for logical_id, resource in shared.template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role" or not shared.conditions.get(resource.get("Condition", ""), True):
+            continue
+        props = shared.resource(logical_id)["Properties"]
+        for arn in props.get("ManagedPolicyArns", []):
+            iam.attach_role_policy(RoleName=props["RoleName"], PolicyArn=arn)
 
 
 def _machine(moto: EnforcedMoto, acc: Account, name: str, tags: dict[str, str], role: str) -> Target:
@@ -112,10 +131,28 @@ def _repository(moto: EnforcedMoto, acc: Account, name: str, policy: dict[str, A
     return Target(repo["repositoryArn"], acc.account_id, {t["Key"]: t["Value"] for t in tags}, policy)
 
 
-def _object(moto: EnforcedMoto, acc: Account, namespace: str, policy: dict[str, Any]) -> Target:
-    key = f"{Names(PROJECT, namespace).s3_prefix()}/runs/{FLOW}/run-1/start/0/data.pkl"
+def _object(moto: EnforcedMoto, acc: Account, namespace: str, policy: dict[str, Any], key: str | None = None) -> Target:
+    key = key or f"{Names(PROJECT, namespace).s3_prefix()}/runs/{FLOW}/run-1/start/0/data.pkl"
     moto.admin(acc.account_id, "s3").put_object(Bucket=bucket_of(acc.account_id), Key=key, Body=b"artifact")
     return Target(f"arn:aws:s3:::{bucket_of(acc.account_id)}/{key}", acc.account_id, policy=policy)
+
+
+def evidence_key(namespace: str) -> str:
+    """Where a task of `namespace` records its MLflow evidence for the gate (tracking.evidence.evidence_key)."""
+    task = task_key(namespace, FLOW, "run-1", "evaluate", "0")
+    return f"branchline/{PROJECT}/{task}/{EVIDENCE_DIR}/0123456789abcdef.json"
+
+
+def _evidence(moto: EnforcedMoto, acc: Account, policy: dict[str, Any]) -> Target:
+    return _object(moto, acc, "prod", policy, evidence_key("prod"))
+
+
+def _secret(moto: EnforcedMoto, acc: Account, production: bool) -> Target:
+    """An MLflow credential secret named as the settings require (Secrets Manager appends a random suffix)."""
+    name = f"{tracking_secret_prefix(PROJECT, production)}mlflow"
+    arn = moto.admin(acc.account_id, "secretsmanager").create_secret(
+        Name=name, SecretString='{"username": "u", "password": "p"}')["ARN"]
+    return Target(arn, acc.account_id)
 
 
 def _production_side(moto: EnforcedMoto, acc: Account) -> None:
@@ -131,6 +168,8 @@ def _production_side(moto: EnforcedMoto, acc: Account) -> None:
         "prod repository": _repository(moto, acc, f"{PROJECT}-prod", repo_policy),
         "prod object": _object(moto, acc, "prod", bucket_policy),
         "prod bucket": Target(f"arn:aws:s3:::{bucket_of(acc.account_id)}", acc.account_id, policy=bucket_policy),
+        "prod evidence": _evidence(moto, acc, bucket_policy),
+        "prod tracking secret": _secret(moto, acc, production=True),
     }
 
 
@@ -139,15 +178,19 @@ def _branch_side(moto: EnforcedMoto, acc: Account) -> None:
     rendering = acc.rendering
     assert rendering is not None
     bucket_policy = rendering.resource("ArtifactBucketPolicy")["Properties"]["PolicyDocument"]
+    repo_policy = rendering.resource("ImageRepository")["Properties"]["RepositoryPolicyText"]
     acc.targets |= {
         "branch machine": _machine(moto, acc, branch.state_machine(FLOW), branch.tags(FLOW),
                                    f"{PROJECT}-states-branch"),
         "branch job definition": _job_definition(moto, acc, branch.job_definition(FLOW, STEP), branch.tags(FLOW)),
         "branch queue": _queue(moto, acc, "branchline-shared"),
-        "branch repository": _repository(moto, acc, PROJECT, None),
+        "branch repository": _repository(moto, acc, PROJECT, repo_policy),
         "branch object": _object(moto, acc, BRANCH_NS, bucket_policy),
         "branch bucket": Target(f"arn:aws:s3:::{bucket_of(acc.account_id)}", acc.account_id, policy=bucket_policy),
+        "branch tracking secret": _secret(moto, acc, production=False),
     }
+    if acc.role == "development":  # the prefix exists in every bucket; here no role at all may write it
+        acc.targets["prod evidence"] = _evidence(moto, acc, bucket_policy)
 
 
 def _neighbours(moto: EnforcedMoto, acc: Account) -> None:

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.moto
 BRANCH_ROLES = ("ci", "prune", "states-branch", "job-branch")
 PROD_ROLES = ("states-prod", "job-prod", "scheduler", "release")
 DENIED = {"ExplicitlyDenied", "ImplicitlyDenied"}
+MODES = [("single account", SINGLE, SINGLE), ("production account", DEV, PROD)]
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +106,7 @@ def _run(simulator: IamSimulate, cases: list[tuple[str, Identity, str, Target, d
     return {label: outcome for (label, *_), outcome in zip(cases, outcomes, strict=True)}
 
 
-@pytest.mark.parametrize(("mode", "branch_account", "prod_account"),
-                         [("single account", SINGLE, SINGLE), ("production account", DEV, PROD)])
+@pytest.mark.parametrize(("mode", "branch_account", "prod_account"), MODES)
 def test_no_branch_identity_reaches_production(bed: IsolationBed, simulator: IamSimulate, mode: str,
                                                branch_account: str, prod_account: str) -> None:
     attacks = _attacks(bed, branch_account, prod_account)
@@ -165,6 +165,89 @@ def test_the_tag_denies_are_what_stops_a_project_named_like_a_namespace(bed: Iso
     assert results[f"job definition {PROJECT}-ci {bare}"] == "Allowed"
 
 
+def _verdicts(simulator: IamSimulate, cases: list[tuple[str, Identity, str, Target, dict]]) -> dict[str, str]:
+    return {label: str(o.result) for label, o in _run(simulator, cases).items()}
+
+
+@pytest.mark.parametrize(("mode", "branch_account", "prod_account"), MODES)
+def test_only_production_jobs_read_productions_mlflow_credentials(bed: IsolationBed, simulator: IamSimulate,
+                                                                  mode: str, branch_account: str,
+                                                                  prod_account: str) -> None:
+    """BRANCHLINE_TRACKING_SECRET is resolved with the job's own role: a branch job (or the ci role, or a PR's
+    SubmitJob override naming production's secret) is refused production's credential by IAM, and each job
+    role reads its own secret (without that grant no step could reach an authenticated MLflow at all)."""
+    prod_secret = bed.accounts[prod_account].targets["prod tracking secret"]
+    branch_secret = bed.accounts[branch_account].targets["branch tracking secret"]
+    planted = Target(prod_secret.arn.rsplit("-", 1)[0] + "-planted-AbCdEf", prod_account)
+    attacks = [("read", "secretsmanager:GetSecretValue", prod_secret), ("overwrite", "secretsmanager:PutSecretValue",
+               prod_secret), ("open up", "secretsmanager:PutResourcePolicy", prod_secret),
+               ("delete", "secretsmanager:DeleteSecret", prod_secret),
+               ("plant one under production's names", "secretsmanager:CreateSecret", planted)]
+    cases = [(f"{role}: {what}", bed.identity(branch_account, f"{PROJECT}-{role}"), action, target, {})
+             for role in BRANCH_ROLES for what, action, target in attacks]
+    refused = _verdicts(simulator, cases)
+    assert {label: r for label, r in refused.items() if r not in DENIED} == {}, mode
+    # what the guardrail's explicit deny adds: even a future Allow on secretsmanager:* would not reach it
+    assert refused["job-branch: read"] == "ExplicitlyDenied"
+
+    read = "secretsmanager:GetSecretValue"
+    job_branch, job_prod = bed.identity(branch_account, f"{PROJECT}-job-branch"), bed.identity(prod_account,
+                                                                                              f"{PROJECT}-job-prod")
+    controls = _verdicts(simulator, [
+        ("branch job, its own secret", job_branch, read, branch_secret, {}),
+        ("production job, its own secret", job_prod, read, prod_secret, {}),
+        ("production job, the branch secret", job_prod, read, branch_secret, {}),
+        ("ci, the branch secret", bed.identity(branch_account, f"{PROJECT}-ci"), read, branch_secret, {}),
+    ])
+    assert controls == {"branch job, its own secret": "Allowed", "production job, its own secret": "Allowed",
+                        "production job, the branch secret": "ImplicitlyDenied",  # least privilege, both ways
+                        "ci, the branch secret": "ImplicitlyDenied"}  # GitHub secrets reach the workflow instead
+
+
+@pytest.mark.parametrize(("mode", "branch_account", "prod_account"), MODES)
+def test_no_branch_identity_can_write_the_gates_evidence_records(bed: IsolationBed, simulator: IamSimulate,
+                                                                 mode: str, branch_account: str,
+                                                                 prod_account: str) -> None:
+    """The gate cross-checks MLflow against `prod/.../evidence/*.json`: a branch that could write there could
+    make forged MLflow evidence agree. Production's bucket (and, with two accounts, the development bucket's
+    unused `prod/` prefix) refuse every branch identity; production's job role writes them."""
+    targets = {"production bucket": bed.accounts[prod_account].targets["prod evidence"]}
+    if branch_account != prod_account:
+        targets["development bucket"] = bed.accounts[branch_account].targets["prod evidence"]
+    actions = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+    cases = [(f"{role} {action} {where}", bed.identity(branch_account, f"{PROJECT}-{role}"), action, target, {})
+             for role in BRANCH_ROLES for action in actions for where, target in targets.items()]
+    assert {label: r for label, r in _verdicts(simulator, cases).items() if r not in DENIED} == {}, mode
+    job_prod = bed.identity(prod_account, f"{PROJECT}-job-prod")
+    assert _verdicts(simulator, [("own", job_prod, "s3:PutObject", targets["production bucket"], {})]) == {
+        "own": "Allowed"}
+
+
+@pytest.mark.parametrize(("mode", "branch_account", "prod_account"), MODES)
+def test_no_production_identity_pulls_an_image_a_pull_request_pushed(bed: IsolationBed, simulator: IamSimulate,
+                                                                     mode: str, branch_account: str,
+                                                                     prod_account: str) -> None:
+    """Whatever a release deploys, production's job, release and Batch roles cannot pull from the repository
+    pull requests push to (its policy denies `branchline:scope=prod`; across accounts nothing allows it)."""
+    branch_repo = bed.accounts[branch_account].targets["branch repository"]
+    prod_repo = bed.accounts[prod_account].targets["prod repository"]
+    pullers = [f"{PROJECT}-release", f"{PROJECT}-job-prod", "branchline-batch-execution-prod",
+               "branchline-batch-instance-prod"]
+    cases = [(f"{name} {action}", bed.identity(prod_account, name), action, branch_repo, {})
+             for name in pullers for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")]
+    refused = _verdicts(simulator, cases)
+    assert {label: r for label, r in refused.items() if r not in DENIED} == {}, mode
+    if mode == "single account":  # the Allow of the AWS managed policy is there: the repository's Deny wins
+        assert refused["branchline-batch-execution-prod ecr:BatchGetImage"] == "ExplicitlyDenied"
+    controls = _verdicts(simulator, [
+        ("branch execution role, branch image", bed.identity(branch_account, "branchline-batch-execution"),
+         "ecr:BatchGetImage", branch_repo, {}),
+        ("production execution role, production image", bed.identity(prod_account, "branchline-batch-execution-prod"),
+         "ecr:BatchGetImage", prod_repo, {}),
+    ])
+    assert set(controls.values()) == {"Allowed"}, controls
+
+
 # ---------------------------------------------------------------------------------------- moto, for real
 def _refused(call: object, *args: object, **kwargs: object) -> str:
     with pytest.raises(ClientError) as refused:
@@ -218,9 +301,40 @@ def test_the_guardrails_are_deployed_on_every_branch_role(bed: IsolationBed) -> 
             assert "branch-guardrails" in names, (account, role, names)
 
 
+@pytest.mark.parametrize(("mode", "branch_account", "prod_account"), MODES)
+def test_moto_refuses_a_branch_job_writing_evidence_records(bed: IsolationBed, mode: str, branch_account: str,
+                                                            prod_account: str) -> None:
+    """The branch job role's own credentials, real S3 puts of an evidence record, in every bucket it could try."""
+    s3 = bed.moto.as_role(branch_account, f"{PROJECT}-job-branch", "s3")
+    accounts = {branch_account, prod_account}
+    for account in accounts:
+        bucket, key = bed.accounts[account].targets["prod evidence"].arn.removeprefix("arn:aws:s3:::").split("/", 1)
+        assert _refused(s3.put_object, Bucket=bucket, Key=key, Body=b'{"metrics": {"accuracy": 1.0}}') == \
+            "AccessDenied", (mode, account)
+        assert bed.moto.admin(account, "s3").get_object(Bucket=bucket, Key=key)["Body"].read() == b"artifact"
+    bucket, key = bed.accounts[prod_account].targets["prod evidence"].arn.removeprefix("arn:aws:s3:::").split("/", 1)
+    bed.moto.as_role(prod_account, f"{PROJECT}-job-prod", "s3").put_object(Bucket=bucket, Key=key, Body=b"artifact")
+
+
+def test_moto_cannot_be_the_evaluator_for_secrets(bed: IsolationBed, simulator: IamSimulate) -> None:
+    """Why the secret cases are iam-simulate's alone (read from moto 5.2's access_control.py, shown here):
+    moto checks Secrets Manager requests against resource `*`, and a statement without `Resource` (a Deny
+    with `NotResource`, as the guardrails' `TouchNoSecretButTheBranchOnes`) counts for moto as PERMITTED,
+    whatever its Effect. So moto hands the branch job production's secret, which AWS's rules (iam-simulate)
+    deny explicitly. If this assertion ever fails, moto has learnt both: add moto cases to
+    test_only_production_jobs_read_productions_mlflow_credentials."""
+    prod = bed.accounts[SINGLE].targets["prod tracking secret"]
+    secrets = bed.moto.as_role(SINGLE, f"{PROJECT}-job-branch", "secretsmanager")
+    assert "password" in secrets.get_secret_value(SecretId=prod.arn)["SecretString"]  # moto's verdict: wrong
+    job_branch = bed.identity(SINGLE, f"{PROJECT}-job-branch")
+    assert _verdicts(simulator, [("aws", job_branch, "secretsmanager:GetSecretValue", prod, {})]) == {
+        "aws": "ExplicitlyDenied"}
+
+
 def test_the_bed_deployed_what_the_cases_attack(bed: IsolationBed) -> None:
     assert set(bed.accounts[PROD].targets) == {"prod machine", "prod job definition", "prod queue", "prod repository",
-                                              "prod object", "prod bucket"}
+                                              "prod object", "prod bucket", "prod evidence", "prod tracking secret"}
+    assert "prod evidence" in bed.accounts[DEV].targets and "prod tracking secret" not in bed.accounts[DEV].targets
     assert bed.accounts[SINGLE].targets["prod machine"].tags == {
         "branchline:project": PROJECT, "branchline:namespace": "prod", "branchline:flow": "TrainFlow"}
     assert Path(__file__).with_name("iam_simulate_runner.cjs").is_file()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from branchline.aws import infra
-from branchline.namespaces import Names
+from branchline.namespaces import Names, is_production, tracking_secret_prefix
 from branchline.namespaces.derive import namespace_for_branch
 from tests.infra.policy import ACCOUNT, REGION, Rendering, allows, as_list, load, role_statements
 
@@ -224,10 +224,37 @@ def test_job_control_without_names_is_limited_by_namespace_tag(project: Renderin
 
 def test_branch_job_role_reads_and_writes_its_prefix_only(project: Rendering) -> None:
     statements = _statements(project, "BranchJobRole")
-    assert {a for s in statements for a in as_list(s["Action"])} == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    assert {a for s in statements for a in as_list(s["Action"])} == {
+        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "secretsmanager:GetSecretValue"}
     own = _names(PROJECT, BRANCH)["object"]
     assert allows(statements, "s3:PutObject", own)
     assert not allows(statements, "s3:PutObject", f"arn:aws:s3:::{BUCKET}/branchline/other-project/br-x/a")
+
+
+def _secret(project: str, namespace: str) -> str:
+    """The ARN of a secret named by the convention (`<prefix>mlflow` plus the suffix Secrets Manager appends)."""
+    prefix = tracking_secret_prefix(project, is_production(namespace))
+    return _arn("secretsmanager", f"secret:{prefix}mlflow-AbCdEf")
+
+
+def test_each_job_role_reads_its_own_tracking_secret_and_no_other(project: Rendering) -> None:
+    """The names `[tool.branchline.aws] tracking_secret` must use are the ones IAM grants (the settings refuse
+    others): branch jobs `branchline/<project>/branch/*`, production's `branchline/<project>/prod/*`."""
+    branch, prod = _secret(PROJECT, BRANCH), _secret(PROJECT, "prod")
+    read = "secretsmanager:GetSecretValue"
+    assert allows(_statements(project, "BranchJobRole"), read, branch)
+    assert not allows(_statements(project, "BranchJobRole"), read, prod)
+    assert allows(_statements(project, "ProdJobRole"), read, prod)
+    assert not allows(_statements(project, "ProdJobRole"), read, branch)
+    for role in ("CiRole", "PruneRole", "BranchStatesRole", "ReleaseRole", "ProdStatesRole", "SchedulerRole"):
+        assert not allows(_statements(project, role), read, branch) and not allows(_statements(project, role), read,
+                                                                                    prod), role
+    neighbour = _arn("secretsmanager", f"secret:branchline/{PROJECT}x/branch/mlflow-AbCdEf")  # no shared prefix
+    assert not allows(_statements(project, "BranchJobRole"), read, neighbour)
+    guard = {s["Sid"]: s for s in project.resource("BranchGuardrails")["Properties"]["PolicyDocument"]["Statement"]}
+    deny = guard["TouchNoSecretButTheBranchOnes"]
+    assert deny["Action"] == "secretsmanager:*"
+    assert deny["NotResource"] == _arn("secretsmanager", f"secret:branchline/{PROJECT}/branch/*")
 
 
 def test_states_roles_have_what_batch_sync_and_distributed_map_need(project: Rendering) -> None:
@@ -279,14 +306,18 @@ def test_bucket_is_private_encrypted_versioned_and_expires_branch_prefixes(proje
         f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-job-prod", f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-release"]
 
 
-def test_image_repository_is_immutable_scanned_and_keeps_production_images(project: Rendering) -> None:
-    props = project.resource("ImageRepository")["Properties"]
-    assert props["RepositoryName"] == PROJECT  # [tool.branchline.aws] image_repository ends with /<project>
+@pytest.mark.parametrize(("logical_id", "name"), [("ImageRepository", PROJECT),
+                                                ("ProductionImageRepository", f"{PROJECT}-prod")])
+def test_image_repository_is_immutable_scanned_and_keeps_production_images(project: Rendering, logical_id: str,
+                                                                           name: str) -> None:
+    props = project.resource(logical_id)["Properties"]
+    assert props["RepositoryName"] == name  # [tool.branchline.aws] image_repository ends with /<project>
     assert props["ImageTagMutability"] == "IMMUTABLE"
     assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
     rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
     by_prefix = {tuple(r["selection"].get("tagPrefixList", [])): r for r in rules}
     assert by_prefix[("deps-",)]["selection"]["countNumber"] == 30
+    assert by_prefix[("prod-",)]["selection"]["countNumber"] == 20  # ProdImagesToKeep >= keep_versions (10)
     # ECR: an image matched by a higher-priority rule is never expired by a lower one.
     assert by_prefix[("prod-",)]["rulePriority"] < by_prefix[("deps-",)]["rulePriority"]
 
@@ -357,6 +388,14 @@ def test_branch_guardrails_bind_every_branch_role(project: Rendering) -> None:
     assert sorted(by_sid["PassNoRoleButTheBranchOnes"]["NotResource"]) == sorted(
         f"arn:aws:iam::{ACCOUNT}:role/{n}" for n in (f"{PROJECT}-states-branch", f"{PROJECT}-job-branch",
                                                      "branchline-batch-execution"))
+
+
+def test_no_production_identity_pulls_from_the_branch_repository(project: Rendering) -> None:
+    """The registry, not only the platform's image rule, keeps production off the images pull requests push."""
+    (deny,) = project.resource("ImageRepository")["Properties"]["RepositoryPolicyText"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert set(deny["Action"]) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"}
+    assert deny["Condition"] == {"StringEquals": {"aws:PrincipalTag/branchline:scope": "prod"}}
 
 
 def test_production_repository_is_pushed_by_the_release_role_only(project: Rendering) -> None:

@@ -29,7 +29,7 @@ from branchline.namespaces.derive import (
 )
 from branchline.namespaces.errors import CIEnvironmentError, NamespaceError
 from branchline.namespaces.limits import LIVE_ALIAS, PRODUCTION_NAMESPACE
-from branchline.namespaces.names import Names, validate_project
+from branchline.namespaces.names import Names, tracking_secret_prefix, validate_project
 from branchline.namespaces.tags import TAG_FLOW, TAG_GIT_SHA, TAG_NAMESPACE, TAG_PROJECT, TAG_SPEC_HASH, TAG_STEP
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "namespace_for_user",
     "namespace_from_ci",
     "namespace_from_ref",
+    "tracking_secret_prefix",
     "validate_namespace",
     "validate_project",
 ]

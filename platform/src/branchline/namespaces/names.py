@@ -85,6 +85,13 @@ def validate_project(project: str) -> str:
     return project
 
 
+def tracking_secret_prefix(project: str, production: bool) -> str:
+    """`branchline/<project>/prod/` or `branchline/<project>/branch/`: the Secrets Manager names of the MLflow
+    credentials. IAM grants each job role its own prefix only (aws/templates), so a branch job told to read
+    production's secret is refused by AWS; every non-production namespace shares the branch one."""
+    return f"branchline/{validate_project(project)}/{'prod' if production else 'branch'}/"
+
+
 def _given(value: str, what: str) -> str:
     if not value:
         raise NamespaceError(f"{what} is empty", hint=f"pass a non-empty {what}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from branchline.config import Config
 from branchline.errors import BranchlineError, ConfigError
 from branchline.images.production import check_repositories
-from branchline.namespaces import is_production
+from branchline.namespaces import is_production, tracking_secret_prefix
 
 DEFAULT_KEEP_VERSIONS = 10
 _INFRA_HINT = "the platform's CloudFormation stack outputs it (see docs/deploy.md)"
@@ -147,9 +147,33 @@ def aws_settings(config: Config, namespace: str | None = None) -> AwsSettings:
         account_id=account_setting(config, "account_id"),
         production_account_id=account_setting(config, "production_account_id"),
         **dict(zip(("image_repository", "production_image_repository"), image_repositories(config), strict=True)),
-        tracking_secret=config.get("aws.tracking_secret") or None,
-        production_tracking_secret=config.get("aws.production_tracking_secret") or None,
+        tracking_secret=tracking_secret(config, production=False),
+        production_tracking_secret=tracking_secret(config, production=True),
     )
+
+
+def tracking_secret(config: Config, *, production: bool) -> str | None:
+    """`tracking_secret` / `production_tracking_secret`, refused unless under the prefix IAM grants that side.
+
+    The job roles may read only `branchline/<project>/branch/*` (branch namespaces) or `.../prod/*` (production),
+    so a secret named otherwise would fail in every Batch job; saying so at deploy time is one clear message
+    instead of an AccessDenied inside a running step. A full ARN is judged by its name.
+    """
+    key = "production_tracking_secret" if production else "tracking_secret"
+    value = config.get(f"aws.{key}") or None
+    if value is None:
+        return None
+    text = str(value)
+    name = text.split(":secret:", 1)[1] if text.startswith("arn:") and ":secret:" in text else text
+    prefix = tracking_secret_prefix(config.project, production)
+    if not name.startswith(prefix) or name == prefix:
+        side = "production's jobs" if production else "branch namespaces' jobs"
+        raise ConfigError(
+            f"tool.branchline.aws.{key} = {text!r} is not under {prefix}: {side} may read only secrets named "
+            f"{prefix}* (the project stack's IAM grants nothing else)",
+            hint=f'store the MLflow credential as e.g. "{prefix}mlflow" and set {key} to that name (docs/tracking.md)',
+        )
+    return text
 
 
 def check_account(settings: AwsSettings, namespace: str, caller_account: str) -> None:
