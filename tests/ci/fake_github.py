@@ -7,7 +7,8 @@ It plays only what `branchline` relies on, as GitHub documents it:
 - repository settings, read-only: `GET /repos/{r}/environments/{name}` (404 when absent; GitHub creates an
   environment *without any protection* the first time a workflow names it: `workflow_names_environment`),
   `…/environments/{name}/deployment-branch-policies`, `GET /repos/{r}/actions/oidc/customization/sub`,
-  `GET /repos/{r}/branches/{branch}` (`protected`) and `GET /repos/{r}/rules/branches/{branch}` (ruleset rules).
+  `GET /repos/{r}/branches/{branch}` (`protected`), `GET /repos/{r}/rules/branches/{branch}` (ruleset rules) and
+  `GET /repos/{r}/actions/permissions/workflow` (needs the administration permission, which no job token has).
 
 The token's job permissions are modelled: an endpoint whose permission the token lacks answers 403
 "Resource not accessible by integration", as GitHub does for a `GITHUB_TOKEN`. Every request is recorded so
@@ -30,6 +31,8 @@ _UPDATE = re.compile(r"/repos/([^/]+/[^/]+)/issues/comments/(\d+)")
 _ENVIRONMENT = re.compile(r"/repos/([^/]+/[^/]+)/environments/([^/]+)(/deployment-branch-policies)?")
 _OIDC = re.compile(r"/repos/([^/]+/[^/]+)/actions/oidc/customization/sub")
 _BRANCH = re.compile(r"/repos/([^/]+/[^/]+)/(branches|rules/branches)/(.+)")
+_WORKFLOW_PERMISSIONS = re.compile(r"/repos/([^/]+/[^/]+)/actions/permissions/workflow")
+ADMIN_TOKEN_PERMISSIONS = frozenset({"actions:read", "contents:read", "metadata:read", "administration:read"})
 JOB_TOKEN_PERMISSIONS = frozenset({"pull-requests:write", "actions:read", "contents:read", "metadata:read"})
 NOT_ACCESSIBLE = {"message": "Resource not accessible by integration"}
 
@@ -57,6 +60,9 @@ class FakeGitHub:
     oidc_readable: bool = True  # whether the token may read the OIDC customisation (documented as unclear)
     branches: dict[str, dict[str, Any]] = field(default_factory=dict)
     branch_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # GitHub's default for new repositories: workflows may not approve pull requests
+    workflow_permissions: dict[str, Any] = field(default_factory=lambda: {
+        "default_workflow_permissions": "read", "can_approve_pull_request_reviews": False})
 
     # ----- repository settings, as an admin would set them in the web UI
     def workflow_names_environment(self, name: str) -> dict[str, Any]:
@@ -169,6 +175,9 @@ class FakeGitHub:
                 found = self.branches.get(name, {"name": name, "protected": False})
                 return 200, {"name": name, "protected": bool(found.get("protected"))}
             return 200, self.branch_rules.get(name, [])
+        if (workflow := _WORKFLOW_PERMISSIONS.fullmatch(path)) and workflow.group(1) == self.repository:
+            readable = "administration:read" in self.permissions
+            return (200, self.workflow_permissions) if readable else (403, NOT_ACCESSIBLE)
         return None
 
 

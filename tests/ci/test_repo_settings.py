@@ -12,7 +12,7 @@ import pytest
 
 from branchline.ci.repo_settings import SettingsCheck, check_production, expected_subjects
 from tests.ci.conftest import REPOSITORY, TOKEN
-from tests.ci.fake_github import JOB_TOKEN_PERMISSIONS, GitHubServer
+from tests.ci.fake_github import ADMIN_TOKEN_PERMISSIONS, JOB_TOKEN_PERMISSIONS, GitHubServer
 
 BRANCHLINE = Path(sys.executable).parent / "branchline"
 
@@ -35,12 +35,14 @@ def test_the_documented_settings_pass(github: GitHubServer) -> None:
         "OIDC subjects carry the ref (include_claim_keys ['repo', 'context', 'ref'])",
         "branch 'main' is protected (a ruleset requiring pull requests)",
     ]
-    assert verdict.notes == []
+    # the job token may not read the workflow permissions (administration): said, not guessed
+    assert [n.message.split(" (HTTP")[0] for n in verdict.notes] == [
+        "could not read whether GitHub Actions may approve pull requests"]
     paths = {r.path for r in github.fake.requests}
     assert {f"/repos/{REPOSITORY}/environments/production",
             f"/repos/{REPOSITORY}/environments/production/deployment-branch-policies",
             f"/repos/{REPOSITORY}/actions/oidc/customization/sub", f"/repos/{REPOSITORY}/branches/main",
-            f"/repos/{REPOSITORY}/rules/branches/main"} == paths
+            f"/repos/{REPOSITORY}/rules/branches/main", f"/repos/{REPOSITORY}/actions/permissions/workflow"} == paths
     assert {r.method for r in github.fake.requests} == {"GET"}  # reading only, never changing settings
 
 
@@ -96,7 +98,7 @@ def test_no_reviewers_is_refused_and_weak_review_is_noted(github: GitHubServer) 
     github.fake.environments["production"]["can_admins_bypass"] = True
     verdict = _check(github)
     assert verdict.ok
-    assert [n.message for n in verdict.notes] == [
+    assert [n.message for n in verdict.notes][:2] == [
         "reviewers of 'production' may approve their own runs",
         "administrators may bypass the protection rules of 'production'"]
 
@@ -121,6 +123,24 @@ def test_an_unprotected_main_is_refused(github: GitHubServer) -> None:
     assert problem.message.startswith("branch 'main' is neither protected nor covered by a ruleset")
     github.fake.protect_branch("main", classic=True)
     assert _check(github).passed[-1] == "branch 'main' is protected (branch protection)"
+
+
+def test_workflows_that_may_approve_pull_requests_are_refused(github: GitHubServer) -> None:
+    """The pr job hands a pull request's code a token that may write pull requests: where GitHub Actions may
+    approve them, that code approves itself (as github-actions[bot]) and reaches main without a person."""
+    github.fake.production_as_documented("main")
+    github.fake.permissions = ADMIN_TOKEN_PERMISSIONS  # `branchline infra check` with an admin's token
+    verdict = _check(github)
+    assert verdict.ok and verdict.notes == []
+    assert verdict.passed[-1] == "GitHub Actions may not approve pull requests"
+    github.fake.workflow_permissions["can_approve_pull_request_reviews"] = True
+    (problem,) = _check(github).problems
+    assert problem.message.startswith("GitHub Actions may approve pull requests: a pull request's code")
+    assert "untick 'Allow GitHub Actions to create and approve pull requests'" in problem.hint
+    github.fake.permissions = JOB_TOKEN_PERMISSIONS  # the release job's token cannot see it: a note, not a pass
+    verdict = _check(github)
+    assert verdict.ok and "GitHub Actions may not approve pull requests" not in verdict.passed
+    assert verdict.notes[-1].message.startswith("could not read whether GitHub Actions may approve pull requests")
 
 
 def test_a_token_without_actions_read_cannot_vouch_for_production(github: GitHubServer) -> None:

@@ -13,6 +13,11 @@ and `branchline ci release` (before it deploys) therefore read those settings th
 | the OIDC subject customisation | `GET /repos/{r}/actions/oidc/customization/sub` | may be refused: then a note |
 | is `main` protected | `GET /repos/{r}/branches/{b}` (`protected`) | `contents: read` |
 | rulesets on `main` | `GET /repos/{r}/rules/branches/{b}` | `metadata: read` |
+| may Actions approve pull requests | `GET /repos/{r}/actions/permissions/workflow` | refused (administration): a note |
+
+Why the last one: the `ci` workflow's `pr` job runs a pull request's code with a token that may write pull
+requests (for its one comment). Where GitHub Actions may approve pull requests, that code can approve its own
+pull request as `github-actions[bot]`, and the approval counts towards the review `main` requires.
 
 `judge` is pure (facts in, findings out); `read_settings` does the requests.
 """
@@ -48,6 +53,7 @@ class RepoSettings:
     oidc: Fetched
     branch_info: Fetched
     rules: Fetched
+    workflow_permissions: Fetched = Fetched(404)
 
 
 @dataclass(frozen=True)
@@ -193,12 +199,30 @@ def _judge_branch(settings: RepoSettings, verdict: SettingsCheck) -> None:
         "checks, block force pushes and deletion"))
 
 
+def _judge_workflow_approvals(settings: RepoSettings, verdict: SettingsCheck) -> None:
+    fetched, where = settings.workflow_permissions, "Settings → Actions → General → Workflow permissions"
+    if fetched.status != 200:
+        verdict.notes.append(Finding(
+            f"could not read whether GitHub Actions may approve pull requests (HTTP {fetched.status}); if it may, a "
+            "pull request's code can approve itself",
+            f"a repository admin can check it ({where}), or run `branchline infra check` with an admin's token"))
+        return
+    if (fetched.body or {}).get("can_approve_pull_request_reviews"):
+        verdict.problems.append(Finding(
+            "GitHub Actions may approve pull requests: a pull request's code, which the ci workflow runs with a "
+            "token that may write pull requests, can approve itself and so reach the production branch unreviewed",
+            f"{where}: untick 'Allow GitHub Actions to create and approve pull requests'"))
+    else:
+        verdict.passed.append("GitHub Actions may not approve pull requests")
+
+
 def judge(settings: RepoSettings) -> SettingsCheck:
     """Everything that keeps production reachable only from the production branch, with a reviewer."""
     verdict = SettingsCheck()
     _judge_environment(settings, verdict)
     _judge_oidc(settings, verdict)
     _judge_branch(settings, verdict)
+    _judge_workflow_approvals(settings, verdict)
     return verdict
 
 
@@ -220,6 +244,7 @@ def read_settings(github: GitHub, branch: str) -> RepoSettings:
         oidc=Fetched(*github.get_if_readable(f"/repos/{repo}/actions/oidc/customization/sub")),
         branch_info=Fetched(*github.get_if_readable(f"/repos/{repo}/branches/{quoted}")),
         rules=Fetched(*github.get_if_readable(f"/repos/{repo}/rules/branches/{quoted}?per_page=100")),
+        workflow_permissions=Fetched(*github.get_if_readable(f"/repos/{repo}/actions/permissions/workflow")),
     )
 
 
