@@ -95,6 +95,54 @@ def test_only_release_can_reach_the_release_role(default_project: Path) -> None:
                     assert is_release == (name == "release"), name
 
 
+SECRET = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
+
+
+def test_secrets_reach_only_the_step_that_needs_them(default_project: Path) -> None:
+    """The branch MLflow credential goes to the one `branchline ci pr` step, as `env:` (GitHub masks secrets in
+    logs; never in `run:` or an action's `with:`); the test job, which runs the pull request's own code under
+    tox, gets none; and no workflow reads production's MLflow credential: the release needs none, so it is not
+    stored in GitHub (production's jobs read it from Secrets Manager)."""
+    used: dict[tuple[str, str, str], dict[str, str]] = {}
+    for name in WORKFLOWS:
+        data = load(default_project, name)
+        assert not SECRET.search(yaml.safe_dump({k: v for k, v in data.items() if k != "jobs"})), name
+        for job_name, job in data["jobs"].items():
+            assert not SECRET.search(yaml.safe_dump({k: v for k, v in job.items() if k != "steps"})), job_name
+            for step in job["steps"]:
+                outside_env = {k: v for k, v in step.items() if k != "env"}
+                assert not SECRET.search(yaml.safe_dump(outside_env)), (name, job_name, step)
+                env = {k: SECRET.findall(str(v)) for k, v in (step.get("env") or {}).items()}
+                if any(env.values()):
+                    used[(name, job_name, step.get("run", ""))] = {k: v[0] for k, v in env.items() if v}
+    assert used == {("ci", "pr", "branchline ci pr --smoke"): {"MLFLOW_TRACKING_USERNAME": "MLFLOW_BRANCH_USERNAME",
+                                                               "MLFLOW_TRACKING_PASSWORD": "MLFLOW_BRANCH_PASSWORD"}}
+
+
+def test_no_workflow_shares_a_cache_with_the_release(default_project: Path) -> None:
+    """A pull request's job could write a cache entry that main's release job restores (cache poisoning):
+    no generated workflow restores or saves a cache, nor lets setup-python do it."""
+    for name in WORKFLOWS:
+        for job in load(default_project, name)["jobs"].values():
+            for step in job["steps"]:
+                uses = step.get("uses", "")
+                assert not uses.startswith(("actions/cache@", "actions/cache/")), (name, uses)
+                assert "cache" not in (step.get("with") or {}), (name, uses)
+
+
+def test_pull_request_jobs_that_assume_a_role_skip_forks(default_project: Path) -> None:
+    """Fork pull requests get no OIDC token anyway; the jobs also say so, and nothing runs on
+    `pull_request_target` (a fork's code with the base repository's secrets)."""
+    for name in WORKFLOWS:
+        data = load(default_project, name)
+        assert "pull_request_target" not in data["on"] and "workflow_run" not in data["on"], name
+        if "pull_request" not in data["on"]:
+            continue
+        for job_name, job in data["jobs"].items():
+            if job["permissions"].get("id-token") == "write":
+                assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", job_name
+
+
 def test_triggers(default_project: Path) -> None:
     assert load(default_project, "ci")["on"] == {"pull_request": {"types": ["opened", "synchronize", "reopened"]}}
     assert load(default_project, "cleanup")["on"] == {"pull_request": {"types": ["closed"]}}
