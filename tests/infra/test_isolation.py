@@ -248,6 +248,46 @@ def test_no_production_identity_pulls_an_image_a_pull_request_pushed(bed: Isolat
     assert set(controls.values()) == {"Allowed"}, controls
 
 
+def _ecs_targets(account: str, compute_environment: str) -> dict[str, Target]:
+    """A Batch compute environment's ECS cluster and one of its container instances, named as AWS names them."""
+    uuid = "2c06f29d-d1fe-3a49-879d-42394c86effc"
+    arn = f"arn:aws:ecs:us-east-1:{account}"
+    return {"cluster": Target(f"{arn}:cluster/{compute_environment}_Batch_{uuid}", account),
+            "newer cluster": Target(f"{arn}:cluster/AWSBatch-{compute_environment}-{uuid}", account),
+            "instance": Target(f"{arn}:container-instance/{compute_environment}_Batch_{uuid}/0a1b2c3d4e5f", account)}
+
+
+ECS_AGENT = [("ecs:RegisterContainerInstance", "cluster"), ("ecs:RegisterContainerInstance", "newer cluster"),
+             ("ecs:SubmitTaskStateChange", "cluster"), ("ecs:Poll", "instance"),
+             ("ecs:StartTelemetrySession", "instance")]
+
+
+@pytest.mark.parametrize(("mode", "branch_account", "prod_account"), MODES)
+def test_a_branch_instance_cannot_join_or_poll_productions_cluster(bed: IsolationBed, simulator: IamSimulate,
+                                                                   mode: str, branch_account: str,
+                                                                   prod_account: str) -> None:
+    """A branch job on EC2 can read its instance role's credentials (instance metadata). The AWS managed policy
+    lets that role register an instance into any cluster and poll as any container instance: in production's
+    cluster it would be handed production's tasks and their role credentials (the production job role, which
+    reads production's MLflow secret). The branch instance role is kept to the branch cluster."""
+    instance_role = bed.identity(branch_account, "branchline-batch-instance")
+    assert "AmazonEC2ContainerServiceforEC2Role" in [name for name, _ in instance_role.policies]
+    prod, branch = _ecs_targets(prod_account, "branchline-prod"), _ecs_targets(branch_account, "branchline-shared")
+    attacks = _verdicts(simulator, [(f"{action} {kind}", instance_role, action, prod[kind], {})
+                                    for action, kind in ECS_AGENT])
+    assert {label: r for label, r in attacks.items() if r not in DENIED} == {}, mode
+    own = _verdicts(simulator, [(f"{action} {kind}", instance_role, action, branch[kind], {})
+                                for action, kind in ECS_AGENT])
+    assert set(own.values()) == {"Allowed"}, own  # the agent still runs the branch's own jobs
+    if mode == "single account":  # the hole the deny closes: the managed policy alone allows all of it
+        bare = Identity(instance_role.arn, instance_role.account,
+                        tuple(p for p in instance_role.policies if p[0] != "branch-cluster-only"), instance_role.tags)
+        assert len(bare.policies) == len(instance_role.policies) - 1
+        assert set(attacks.values()) == {"ExplicitlyDenied"}
+        assert set(_verdicts(simulator, [(f"{a} {k}", bare, a, prod[k], {}) for a, k in ECS_AGENT]).values()) == {
+            "Allowed"}
+
+
 # ---------------------------------------------------------------------------------------- moto, for real
 def _refused(call: object, *args: object, **kwargs: object) -> str:
     with pytest.raises(ClientError) as refused:

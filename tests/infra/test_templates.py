@@ -371,6 +371,20 @@ def test_branch_and_production_compute_never_share_a_role(shared: Rendering) -> 
                       "BatchExecutionRole": "branch", "ProdBatchExecutionRole": "prod"}
 
 
+def test_branch_instances_stay_in_the_branch_cluster(shared: Rendering) -> None:
+    """The ECS agent's managed policy works on any cluster; the branch instance role is denied all but its own."""
+    (policy,) = shared.resource("BatchInstanceRole")["Properties"]["Policies"]
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and {"ecs:RegisterContainerInstance", "ecs:Poll"} <= set(deny["Action"])
+    arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
+    clusters = ["branchline-shared_Batch_*", "AWSBatch-branchline-shared-*"]
+    assert sorted(deny["NotResource"]) == sorted([f"{arn}:cluster/{c}" for c in clusters] +
+                                                 [f"{arn}:container-instance/{c}/*" for c in clusters])
+    names = {shared.resource(ce)["Properties"]["ComputeEnvironmentName"] for ce in ("SharedComputeEnvironment",
+                                                                                    "ProdComputeEnvironment")}
+    assert names == {"branchline-shared", "branchline-prod"}  # the cluster names the patterns rely on
+
+
 def test_no_role_holds_log_delivery_since_no_state_machine_logs(project: Rendering) -> None:
     """The deployer creates state machines without loggingConfiguration: nothing needs logs:*LogDelivery."""
     for logical_id, role in _roles(project).items():
