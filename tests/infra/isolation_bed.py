@@ -178,7 +178,7 @@ def _branch_side(moto: EnforcedMoto, acc: Account) -> None:
     rendering = acc.rendering
     assert rendering is not None
     bucket_policy = rendering.resource("ArtifactBucketPolicy")["Properties"]["PolicyDocument"]
-    repo_policy = rendering.resource("ImageRepository")["Properties"]["RepositoryPolicyText"]
+    repo_policy = rendering.resource("ImageRepository")["Properties"].get("RepositoryPolicyText")
     acc.targets |= {
         "branch machine": _machine(moto, acc, branch.state_machine(FLOW), branch.tags(FLOW),
                                    f"{PROJECT}-states-branch"),
