@@ -158,15 +158,22 @@ def _judge_reviewers(body: dict[str, Any], verdict: SettingsCheck) -> None:
                                      "rules'"))
 
 
+def _unreadable(fetched: Fetched, verdict: SettingsCheck, what: str, meaning: str, hint: str) -> bool:
+    """A setting the token may not read is a note saying what that leaves open, never a pass."""
+    if fetched.status == 200:
+        return False
+    verdict.notes.append(Finding(f"could not read {what} (HTTP {fetched.status}); {meaning}", hint))
+    return True
+
+
 def _judge_oidc(settings: RepoSettings, verdict: SettingsCheck) -> None:
     oidc = settings.oidc
     put = (f"PUT /repos/{settings.repository}/actions/oidc/customization/sub with "
            f'{{"use_default": false, "include_claim_keys": ["repo", "context", "ref"]}}')
-    if oidc.status != 200:
-        verdict.notes.append(Finding(
-            f"could not read the repository's OIDC subject customisation (HTTP {oidc.status}); the roles trust only "
-            "the customised subject, so a job holding their credentials shows it is in place",
-            f"a repository admin can check it: GET /repos/{settings.repository}/actions/oidc/customization/sub"))
+    if _unreadable(oidc, verdict, "the repository's OIDC subject customisation",
+                   "the roles trust only the customised subject, so a job holding their credentials shows it is in "
+                   "place",
+                   f"a repository admin can check it: GET /repos/{settings.repository}/actions/oidc/customization/sub"):
         return
     body = oidc.body or {}
     keys = body.get("include_claim_keys")
@@ -201,11 +208,9 @@ def _judge_branch(settings: RepoSettings, verdict: SettingsCheck) -> None:
 
 def _judge_workflow_approvals(settings: RepoSettings, verdict: SettingsCheck) -> None:
     fetched, where = settings.workflow_permissions, "Settings → Actions → General → Workflow permissions"
-    if fetched.status != 200:
-        verdict.notes.append(Finding(
-            f"could not read whether GitHub Actions may approve pull requests (HTTP {fetched.status}); if it may, a "
-            "pull request's code can approve itself",
-            f"a repository admin can check it ({where}), or run `branchline infra check` with an admin's token"))
+    if _unreadable(fetched, verdict, "whether GitHub Actions may approve pull requests",
+                   "if it may, a pull request's code can approve itself",
+                   f"a repository admin can check it ({where}), or run `branchline infra check` with an admin's token"):
         return
     if (fetched.body or {}).get("can_approve_pull_request_reviews"):
         verdict.problems.append(Finding(
