@@ -272,17 +272,18 @@ def test_states_roles_have_what_batch_sync_and_distributed_map_need(project: Ren
     assert not allows(scheduler, "states:StartExecution", _names(PROJECT, BRANCH)["alias"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gap in branchline.namespaces.text.fit_name (not in infra): for projects longer than ~17 characters "
-    "with long flow/branch names, the project part is shortened, so names leave the `<project>-br-*` "
-    "IAM patterns and deploys fail closed with AccessDenied. Fix: never shrink the project or the "
-    "namespace kind prefix (`br-`, `prod`)."))
 def test_names_of_long_projects_keep_the_prefix_iam_relies_on() -> None:
-    project = "p" * 40
-    names = Names(project, namespace_for_branch("feature/" + "x" * 60))
-    flow = "TrainFlowWithAVeryLongClassNameIndeed"
-    for name in (names.state_machine(flow), names.job_definition(flow, "s" * 60), names.schedule(flow)):
-        assert name.startswith(f"{project}-br-"), name
+    """A shortened name keeps the whole project and the namespace's kind; the hash keeps inputs apart."""
+    project, flow = "p" * 40, "TrainFlowWithAVeryLongClassNameIndeed"
+    seen: set[str] = set()
+    for namespace, prefix in ((namespace_for_branch("feature/" + "x" * 60), f"{project}-br-"),
+                              (namespace_for_branch("feature/" + "x" * 59 + "y"), f"{project}-br-"),
+                              ("prod", f"{project}-prod-")):
+        names = Names(project, namespace)
+        for name in (names.state_machine(flow), names.job_definition(flow, "s" * 60), names.schedule(flow)):
+            assert name.startswith(prefix), name
+            seen.add(name)
+    assert len(seen) == 9
 
 
 # ------------------------------------------------------------------------------------------ resources

@@ -63,19 +63,27 @@ def clean_part(part: str, rule: NameRule) -> str:
     return rule.disallowed.sub("-", ascii_fold(part)).strip("-")
 
 
-def shrink(parts: Sequence[str], budget: int) -> list[str]:
-    """Cut the longest parts first, so each keeps a readable share of `budget` characters in total."""
+def shrink(parts: Sequence[str], budget: int, floors: Sequence[int] = ()) -> list[str]:
+    """Cut the longest parts first, so each keeps a readable share of `budget` characters in total.
+
+    `floors` (one per part) are lengths a part is never cut below, when they fit the budget at all:
+    the project and the namespace's kind, which IAM patterns (`<project>-br-*`) rely on.
+    """
     lengths = [len(p) for p in parts]
     if sum(lengths) <= budget:
         return list(parts)
+    least = list(floors) if floors and sum(floors) <= budget else [0] * len(parts)
+
+    def kept(cap: int) -> list[int]:
+        return [max(min(n, cap), floor) for n, floor in zip(lengths, least, strict=True)]
+
     cap = 0
-    while sum(min(n, cap + 1) for n in lengths) <= budget:
+    while sum(kept(cap + 1)) <= budget:
         cap += 1
-    spare = budget - sum(min(n, cap) for n in lengths)
+    spare = budget - sum(kept(cap))
     out = []
-    for part, n in zip(parts, lengths, strict=True):
-        keep = min(n, cap)
-        if n > cap and spare > 0:
+    for part, n, keep in zip(parts, lengths, kept(cap), strict=True):
+        if n > keep and spare > 0:
             keep, spare = keep + 1, spare - 1
         out.append(cut(part, keep))
     return out
@@ -88,7 +96,7 @@ def fit_name(fixed: Sequence[str], free: Sequence[str], rule: NameRule) -> str:
     free parts need no cleaning, hold no `-` (the namespace has a variable number of them, so a
     `-` after it would make the split ambiguous) unless a single part is the whole name, the
     name fits, and it does not end like a hash. Otherwise: each part cleaned, the longest cut
-    first, then `-` + a hash of all the raw parts.
+    first (never the project, nor the namespace's first word), then `-` + a hash of all the raw parts.
     """
     cleaned = [clean_part(p, rule) for p in free]
     plain = "-".join([*fixed, *cleaned])
@@ -100,8 +108,12 @@ def fit_name(fixed: Sequence[str], free: Sequence[str], rule: NameRule) -> str:
         and not looks_hashed(plain)
     ):
         return plain
-    parts = [p for p in (*fixed, *cleaned) if p]
+    # The project stays whole and each further fixed part (the namespace) keeps its first word (`br`, `prod`).
+    floors = [len(p) if i == 0 else len(p.split("-", 1)[0]) for i, p in enumerate(fixed)] + [0] * len(cleaned)
+    kept = [(p, floor) for p, floor in zip((*fixed, *cleaned), floors, strict=True) if p]
+    parts = [p for p, _ in kept]
     budget = rule.max_length - HASH_LENGTH - 1 - max(len(parts) - 1, 0)
-    head = "-".join(p for p in shrink(parts, budget) if p).lstrip(_EDGE)  # Batch: alphanumeric first
+    shrunk = shrink(parts, budget, [floor for _, floor in kept])
+    head = "-".join(p for p in shrunk if p).lstrip(_EDGE)  # Batch: alphanumeric first
     digest = hash_parts([*fixed, *free])
     return f"{head}-{digest}" if head else digest
