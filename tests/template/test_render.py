@@ -116,6 +116,8 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
         "job_queue": "branchline-shared",
         "production_job_queue": "branchline-prod",
         "max_concurrency": 16,
+        "step_timeout_seconds": 432000,
+        "queue_timeout_seconds": 86400,
         "keep_versions": 10,
         "image_repository": f"{account}.dkr.ecr.{region}.{domain}/{slug}",
         "production_image_repository": f"{prod}.dkr.ecr.{region}.{domain}/{slug}-prod",

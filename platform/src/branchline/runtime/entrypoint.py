@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 
 from branchline.authoring.attach import attach, from_env
 from branchline.authoring.current import current
-from branchline.authoring.decorators import retry_wait_text
 from branchline.authoring.exceptions import CaughtException
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
@@ -271,9 +270,9 @@ def _start_run(ds: FlowDatastore, graph: FlowGraph, flow_cls: type[FlowSpec], ta
     return run
 
 
-def _spec(task: TaskEnv, flow: str) -> TaskSpec:
+def _spec(task: TaskEnv, run: RunRecord) -> TaskSpec:
     return TaskSpec(
-        flow=flow,
+        flow=run.flow,
         step=task.step,
         run_id=task.run_id,
         task_id=task.task_id,
@@ -281,7 +280,7 @@ def _spec(task: TaskEnv, flow: str) -> TaskSpec:
         attempt=task.attempt,
         max_attempts=task.max_attempts,
         fallback=CONTAINER_FALLBACK if task.catch_fallback else None,
-        origin_run_id=task.origin_run_id,
+        origin_run_id=task.origin_run_id or run.origin_run_id,
         log_paths=(batch_job_url(task.batch_job_id),) if task.batch_job_id else (),
         batch_job_id=task.batch_job_id,
         execution_arn=task.execution_arn,
@@ -340,12 +339,7 @@ def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
     python = f"python+imports {started:.2f} s, " if started is not None else ""
     print(f"branchline task {graph.name}/{task.run_id}/{task.step}/{task.task_id} attempt {task.attempt + 1} "
           f"({python}code package {t_code - t0:.2f} s, flow {time.perf_counter() - t_code:.2f} s)", flush=True)
-    delay = float(os.environ.get("BRANCHLINE_RETRY_DELAY_SECONDS", "0") or 0)
-    if task.attempt > 0 and delay > 0:  # Batch retries at once; @retry(minutes_between_retries=...) waits here
-        print(f"retrying {task.step}/{task.task_id} in {retry_wait_text(delay)} (minutes_between_retries): "
-              f"attempt {task.attempt + 1}/{task.max_attempts}", flush=True)
-        time.sleep(delay)
-    record = execute_task(flow_cls, graph, ds, _spec(task, graph.name), dict(run.params), tracking=tracking)
+    record = execute_task(flow_cls, graph, ds, _spec(task, run), dict(run.params), tracking=tracking)
     if task.scheduled_locally:
         pass  # the laptop's scheduler ends the run (and its MLflow run) when the whole DAG is over
     elif record.succeeded and task.step == "end":

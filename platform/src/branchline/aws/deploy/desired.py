@@ -62,7 +62,9 @@ def desired_flow(
         git_sha=git_sha,
         environment=dict(settings.job_environment),
         project_branch=project_branch,
-        **({"max_concurrency": max_concurrency} if max_concurrency is not None else {}),
+        max_concurrency=settings.max_concurrency if max_concurrency is None else max_concurrency,
+        step_timeout_seconds=settings.step_timeout_seconds,
+        queue_timeout_seconds=settings.queue_timeout_seconds,
         step_images=dict(step_images or {}),
     )
     job_definitions = tuple(
