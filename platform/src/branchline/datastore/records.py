@@ -152,7 +152,10 @@ class TaskRecord:
     log_paths: tuple[str, ...] = ()
     origin_run_id: str | None = None
     cloned_from: str | None = None
-    """resume: `origin run/step/task_id` this record was copied from"""
+    """resume: `run/step/task_id` of the task that really ran (this record was copied from it)"""
+    evidence_mlflow_run_id: str | None = None
+    """resume: the MLflow run holding what that task recorded (checks, metrics); tracking copies it into
+    the resumed run, so a reused task's evidence travels with it"""
     batch_job_id: str | None = None
     execution_arn: str | None = None
 
@@ -163,6 +166,11 @@ class TaskRecord:
     @property
     def succeeded(self) -> bool:
         return self.status is Status.SUCCEEDED
+
+    @property
+    def source_run_id(self) -> str:
+        """The run whose task really produced this one's outputs (itself, unless it was cloned)."""
+        return self.cloned_from.split("/", 1)[0] if self.cloned_from else self.run_id
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)

@@ -92,7 +92,9 @@ def _persist(
     node = graph[spec.step]
     num_splits = None
     if node.type == "foreach" and node.foreach_var:
-        num_splits = len(getattr(flow, node.foreach_var))
+        values = list(getattr(flow, node.foreach_var))
+        num_splits = len(values)
+        ds.write_foreach_values(spec.flow, spec.run_id, spec.step, spec.task_id, values)
         ds.write_foreach_items(spec.flow, spec.run_id, spec.step, spec.task_id, num_splits)
     ds.write_task_artifacts(spec.flow, spec.run_id, spec.step, spec.task_id, refs)
     return refs, num_splits
