@@ -12,13 +12,14 @@ from branchline.aws.deploy.apply import apply_desired
 from branchline.aws.deploy.desired import check_inputs, desired_flow
 from branchline.aws.deploy.executor import Executor
 from branchline.aws.deploy.models import FlowDeployResult, Plan
-from branchline.aws.deploy.observe import state_machine, state_machine_arns
+from branchline.aws.deploy.observe import scope_of, state_machine_at
 from branchline.aws.deploy.project import current_git_sha, load_flows
-from branchline.aws.deploy.settings import aws_settings, caller_account, check_account, configured_bucket
+from branchline.aws.deploy.settings import aws_settings, check_account, configured_bucket
 from branchline.aws.deploy.sweeper import check_teardown_allowed, find_resources, flow_resources, plan_teardown
 from branchline.aws.deploy.versions import RollbackError, RollbackPlan, plan_rollback
 from branchline.aws.session import aws_errors
 from branchline.config import Config
+from branchline.errors import BranchlineError
 from branchline.graph.model import FlowGraph
 from branchline.images.production import check_production_image
 from branchline.images.pypi import publish_step_images
@@ -38,14 +39,16 @@ def deploy(
     graphs: Sequence[tuple[str, FlowGraph]] | None = None,
     max_concurrency: int | None = None,
     project_branch: str | None = None,
+    full: bool = False,
 ) -> FlowDeployResult:
     """Deploy the project's flows (or those named in `flows`) to `namespace`; idempotent.
 
-    A second deploy of the same inputs makes no call that changes anything; a deploy interrupted anywhere
-    converges when run again (every plan is computed from what exists). `graphs` gives the flows as
-    (flow file relative to the project root, graph) instead (a flow file's own `step-functions create`);
-    `max_concurrency` caps each foreach's parallel items; `project_branch` is the `@project` branch name
-    the tasks report (`current.branch_name`).
+    A second deploy of the same inputs makes no call that changes anything, and reads only the caller's
+    identity and each flow's alias (`full`: everything, to repair changes made by hand); a deploy
+    interrupted anywhere converges when run again (its plan is computed from what exists). `graphs` gives the
+    flows as (flow file relative to the project root, graph) instead (a flow file's own `step-functions
+    create`); `max_concurrency` caps each foreach's parallel items; `project_branch` is the `@project` branch
+    name the tasks report (`current.branch_name`).
     """
     check_inputs(image, code_package)
     names = Names(config.project, namespace)
@@ -63,8 +66,9 @@ def deploy(
     ]
     executor = executor or Executor()
     with aws_errors(f"deploy to {namespace}"):
-        check_account(settings, namespace, caller_account(executor.clients("sts")))  # prod only in its own account
-        return apply_desired(names, desired, dry_run=dry_run, executor=executor)
+        scope = scope_of(executor.clients)
+        check_account(settings, namespace, scope.account)  # prod only in its own account
+        return apply_desired(names, desired, dry_run=dry_run, executor=executor, scope=scope, full=full)
 
 
 def teardown(
@@ -81,7 +85,8 @@ def teardown(
     names = Names(config.project, namespace)
     executor = executor or Executor()
     with aws_errors(f"teardown of {namespace}"):
-        found = find_resources(executor.clients, names, None if keep_data else configured_bucket(config))
+        found = find_resources(executor.clients, names, None if keep_data else configured_bucket(config),
+                               flows=project_flow_steps(config))
         plan = plan_teardown(found, names)
         if keep_data:
             plan.notes.append(f"data kept under {names.s3_prefix()}/ (--keep-data)")
@@ -105,10 +110,20 @@ def delete_flow(
     names = Names(config.project, namespace)
     executor = executor or Executor()
     with aws_errors(f"delete of {flow} in {namespace}"):
-        plan = plan_teardown(flow_resources(find_resources(executor.clients, names, None), names, flow), names)
+        plan = plan_teardown(flow_resources(find_resources(executor.clients, names, None, flows={
+            k: v for k, v in project_flow_steps(config).items() if k == flow}), names, flow), names)
         if not dry_run:
             executor.execute(plan)
     return plan
+
+
+def project_flow_steps(config: Config) -> dict[str, tuple[str, ...]]:
+    """flow → steps of the project's flows as they are now (teardown also looks for these by name);
+    nothing when the flows cannot be read: teardown must work for a project that no longer has them."""
+    try:
+        return {graph.name: tuple(graph.steps) for _, graph in load_flows(config)}
+    except BranchlineError:
+        return {}
 
 
 def rollback_flow(
@@ -127,13 +142,13 @@ def rollback_flow(
     names = Names(config.project, namespace)
     executor = executor or Executor()
     with aws_errors(f"rollback of {flow} in {namespace}"):
-        arn = state_machine_arns(executor.clients).get(names.state_machine(flow))
-        if arn is None:
+        sm = state_machine_at(executor.clients, scope_of(executor.clients).state_machine_arn(names.state_machine(flow)))
+        if sm is None:
             raise RollbackError(
                 f"flow {flow} is not deployed in namespace {namespace}",
                 hint=f"deploy it first: branchline deploy --namespace {namespace}",
             )
-        planned = plan_rollback(state_machine(executor.clients, arn), names.alias(), to_version)
+        planned = plan_rollback(sm, names.alias(), to_version)
         if not dry_run:
             executor.execute(planned.plan)
     return planned
