@@ -63,13 +63,15 @@ def register(app: typer.Typer) -> None:
         flow: list[str] = typer.Option(None, "--flow", help="Deploy only this flow (repeatable)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
         git_sha: str = typer.Option(None, "--git-sha", help="Commit to record (default: GITHUB_SHA or HEAD)."),
+        full: bool = typer.Option(False, "--full", help="Read everything of the namespace, even when its alias "
+                                  "records that this exact deploy is in place (repairs changes made by hand)."),
     ) -> None:
         config = load_config()
         if is_production(namespace) and not dry_run:  # checked, then tagged prod-<sha> (branchline.images)
             protect_production_image(config, image, git_sha or current_git_sha(config.root),
                                      lambda line: console.print(line, markup=False))
         result = run_deploy(config, namespace, image=image, code_package=code_package,
-                            flows=flow or None, dry_run=dry_run, git_sha=git_sha)
+                            flows=flow or None, dry_run=dry_run, git_sha=git_sha, full=full)
         print_plan(result.plan, f"deploy {namespace}" + (" (dry run: nothing changed)" if dry_run else ""), console)
         for name, alias in sorted(result.state_machines.items()):
             console.print(f"{name}: {alias}")
