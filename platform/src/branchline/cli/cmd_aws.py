@@ -54,6 +54,42 @@ def _execution_arn(config: Config, namespace: str, flow: str | None, run_id: str
     return execution_arn_for(machine, run_id)
 
 
+def resume_execution_command(
+    execution: str, *, namespace: str | None, flow: str | None, run_id: str | None, dry_run: bool,
+    rerun: tuple[str, ...] = (),
+) -> None:
+    """`branchline resume --execution`: a failed run on AWS, started again from where it failed."""
+    from branchline.aws.deploy.observe import scope_of
+    from branchline.aws.deploy.settings import aws_settings
+    from branchline.aws.ops.resume import resume_execution
+    from branchline.aws.ops.status import execution_arn_for
+    from branchline.aws.session import aws_errors, client
+    from branchline.errors import BranchlineError
+    from branchline.tracking.runs import record_resume
+
+    config = _config()
+    with aws_errors(f"resume of {execution}"):
+        arn = execution
+        if not execution.startswith("arn:"):
+            if not namespace:
+                raise BranchlineError(f"--execution {execution} is a run id: say in which namespace",
+                                      hint="add --namespace NS, or pass the execution's ARN")
+            machine = _names(config, namespace).state_machine(_flow_name(config, flow))
+            arn = execution_arn_for(scope_of(client).state_machine_arn(machine), execution)
+        resumed = resume_execution(
+            client, arn, settings=lambda ns: aws_settings(config, ns), run_id=run_id, rerun=rerun, dry_run=dry_run,
+            record_tracking=lambda ds, run, reused: record_resume(
+                ds, run.to_json(), config.project, [r.to_json() for r in reused]),
+        )
+    origin = resumed.origin
+    again = ", ".join(f"{step}/{task} ({count} item(s))" for (step, task), count in sorted(resumed.items.items()))
+    console.print(f"{'would resume' if dry_run else 'resuming'} {origin.flow}/{origin.run_id} as "
+                  f"{origin.flow}/{resumed.run_id} in {origin.namespace}: {len(resumed.plan.reused)} task(s) reused"
+                  + (f"; foreach items run again: {again}" if again else ""))
+    if resumed.execution_arn:
+        console.print(resumed.execution_arn, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     @app.command(help="Deploy flows to a namespace (job definitions, state machine version, `live` alias).")
     def deploy(

@@ -170,9 +170,11 @@ class FlowDatastore:
         return TaskRecord.from_json(data) if data is not None else None
 
     def write_foreach_items(self, flow: str, run_id: str, step: str, task_id: str, count: int) -> None:
-        """The task ids of a foreach's items, for the Distributed Map that runs them on AWS (compact: a
-        foreach of 10,000 items is read once by the Map's ItemReader)."""
-        items = [{"task_id": f"{task_id}-{i}"} for i in range(count)]
+        """The task ids of a foreach's items, for the Distributed Map that runs them on AWS."""
+        self.write_map_items(flow, run_id, step, task_id, [{"task_id": f"{task_id}-{i}"} for i in range(count)])
+
+    def write_map_items(self, flow: str, run_id: str, step: str, task_id: str, items: list[dict[str, Any]]) -> None:
+        """The list a foreach's Distributed Map reads (compact: at 10,000 items it is read once, whole)."""
         key = layout.foreach_items_key(self.namespace, flow, run_id, step, task_id)
         self.storage.put_bytes(key, json.dumps(items, separators=(",", ":")).encode())
 
