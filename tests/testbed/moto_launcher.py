@@ -16,6 +16,8 @@ SHIMS = (
     "tests.testbed.moto_shim",  # Step Functions service-task parameter/response normalisation
     "tests.aws_deploy.moto_sfn_versions",  # Step Functions versions/aliases operations the deployer needs
     "tests.testbed.moto_batch_capacity",  # a Batch job no compute environment can hold stays RUNNABLE
+    "tests.testbed.moto_map",  # a Distributed Map fails when more items fail than it tolerates
+    "tests.testbed.moto_batch",  # Batch retries (evaluateOnExit), error names; host-failure and throttle faults
 )
 
 
