@@ -10,6 +10,9 @@ What moto 5.2 lacks, filled as AWS documents it:
   AWS reports the errors the Batch SDK does not model (throttling among them) as `Batch.AWSBatchException`,
   the name a state machine retries. Here an error other than ClientException/ServerException gets that name
   (its real code stays in the cause).
+- **A stopped execution's job.** When an execution is stopped while a `batch:submitJob.sync` Task waits on its
+  job, Step Functions terminates the job (which is why the states role needs `batch:TerminateJob`); moto just
+  stops polling and the container runs on. Here the job is terminated.
 
 Faults a test asks for, through tags on the job queue (so tests sharing one server do not see each other's):
 
@@ -152,16 +155,35 @@ def apply() -> None:
 
     models.BatchBackend.submit_job = throttling(models.BatchBackend.submit_job)
     simple.BatchSimpleBackend.submit_job = throttling(simple.BatchSimpleBackend.submit_job)
-    _name_unmodeled_errors()
+    _step_functions_batch()
     setattr(job_cls, _FLAG, True)
 
 
-def _name_unmodeled_errors() -> None:
+def _step_functions_batch() -> None:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_batch
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
     service = state_task_service_batch.StateTaskServiceBatch
     original = service._from_error
+    original_build, original_sync = service._build_sync_resolver, service._eval_sync
+
+    def build_sync_resolver(self: Any, env: Any, resource_runtime_part: Any, *args: Any, **kwargs: Any) -> Any:
+        job_id = env.stack[-1].get("JobId")  # the SubmitJob output the original is about to read
+        resolver = original_build(self, env, resource_runtime_part, *args, **kwargs)
+        resolver._bl_job = (job_id, resource_runtime_part.region)
+        return resolver
+
+    def eval_sync(self: Any, env: Any, sync_resolver: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_sync(self, env, sync_resolver, *args, **kwargs)
+        job_id, region = getattr(sync_resolver, "_bl_job", (None, None))
+        if job_id and not env.is_running():  # the execution was stopped while its job ran
+            boto_client_for(region=region, service="batch").terminate_job(
+                jobId=job_id, reason="the Step Functions execution was stopped")
+        return result
+
+    service._build_sync_resolver = build_sync_resolver
+    service._eval_sync = eval_sync
 
     def from_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError) and ex.response.get("Error", {}).get("Code") not in MODELED_ERRORS:

@@ -102,6 +102,9 @@ class RunRecord:
     execution_arn: str | None = None
     origin_run_id: str | None = None
     """resume: the run whose successful tasks this one reuses"""
+    failed_task: str | None = None
+    """`step/task_id: error` of the task whose last attempt failed the run (a foreach item names itself here:
+    on AWS the Map's own error cannot say which item failed)"""
 
     @classmethod
     def starting(
@@ -110,8 +113,8 @@ class RunRecord:
         """The record of a run that starts now: the one constructor the local runtime and containers use."""
         return cls(flow, run_id, namespace, Status.RUNNING, now_iso(), runtime, **context)
 
-    def ended(self, status: Status) -> RunRecord:
-        return replace(self, status=status, finished=now_iso())
+    def ended(self, status: Status, failed_task: str | None = None) -> RunRecord:
+        return replace(self, status=status, finished=now_iso(), failed_task=failed_task)
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)

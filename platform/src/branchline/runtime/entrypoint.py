@@ -347,7 +347,8 @@ def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
     elif record.succeeded and task.step == "end":
         ds.write_run_record(run.ended(Status.SUCCEEDED))
     elif not record.succeeded and task.attempt + 1 >= task.max_attempts:
-        ds.write_run_record(run.ended(Status.FAILED))
+        error = f": {record.error.message}" if record.error else ""
+        ds.write_run_record(run.ended(Status.FAILED, failed_task=f"{task.step}/{task.task_id}{error}"[:2000]))
         if tracking is not None:  # no recorder in containers: the last failed task closes the MLflow run
             try:
                 task_run.finish_flow_run(tracking, failed=True)

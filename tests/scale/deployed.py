@@ -1,0 +1,139 @@
+"""Flows deployed on the test bed's moto (Batch running real containers), for the fault tests.
+
+`Deployment` holds what the platform's stack would have made (roles, a bucket, job queues, one per fault a
+queue's tags inject: see tests/testbed/moto_batch.py) and deploys test flows with the real deployer into a
+branch namespace per queue, with the session's step image and a code package of the test flows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from branchline.aws.deploy import deploy
+from branchline.config import Config
+from branchline.namespaces import Names
+from tests.e2e.project import job_environment
+from tests.flows import flow_path
+from tests.testbed.aws import TERMINAL
+
+PROJECT = "scale"
+
+
+def client(service: str) -> Any:
+    from branchline.aws.session import client as make
+
+    return make(service)
+
+
+def code_package(flows: list[str]) -> bytes:
+    """A code package of test flows (`flows/<name>.py`), as `branchline image` packs a project's files."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in flows:
+            tar.add(flow_path(name), arcname=f"flows/{name}.py")
+    return buffer.getvalue()
+
+
+@dataclass
+class Deployment:
+    endpoint: str
+    image: str
+    root: Path
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    queues: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bucket(self) -> str:
+        return f"scale-{self.suffix}"
+
+    def create_infra(self, queue_tags: dict[str, dict[str, str]]) -> None:
+        """Roles, an unmanaged compute environment, the bucket, and one job queue per entry of `queue_tags`."""
+        iam, batch = client("iam"), client("batch")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                            "Principal": {"Service": ["states.amazonaws.com", "batch.amazonaws.com"]}}]})
+        for kind in ("states", "job", "batch"):
+            self.roles[kind] = iam.create_role(RoleName=f"scale-{self.suffix}-{kind}",
+                                               AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        env = batch.create_compute_environment(computeEnvironmentName=f"scale-{self.suffix}", type="UNMANAGED",
+                                               state="ENABLED", serviceRole=self.roles["batch"])
+        for name, tags in queue_tags.items():
+            queue = f"scale-{self.suffix}-{name}"
+            batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1, tags=tags,
+                                   computeEnvironmentOrder=[{"order": 1,
+                                                             "computeEnvironment": env["computeEnvironmentArn"]}])
+            self.queues[name] = queue
+        client("s3").create_bucket(Bucket=self.bucket)
+
+    def config(self, queue: str, flows: list[str]) -> Config:
+        aws = {"states_role_arn": self.roles["states"], "job_role_arn": self.roles["job"],
+               "job_queue": self.queues[queue], "bucket": self.bucket, "region": "us-east-1",
+               "job_environment": job_environment(self.endpoint)}
+        return Config(root=self.root, data={"project": PROJECT, "flows": [f"flows/{f}.py" for f in flows],
+                                            "aws": aws})
+
+    def deploy(self, queue: str, flows: list[str]) -> Names:
+        """Deploy `flows` to a namespace of their own, whose jobs go to `queue`."""
+        names = Names(PROJECT, f"br-{queue}-{self.suffix}")
+        (self.root / "flows").mkdir(parents=True, exist_ok=True)
+        for name in flows:
+            (self.root / "flows" / f"{name}.py").write_text(flow_path(name).read_text())
+        key = f"{names.s3_prefix()}/code/{queue}.tar.gz"
+        client("s3").put_object(Bucket=self.bucket, Key=key, Body=code_package(flows))
+        deploy(self.config(queue, flows), names.namespace, image=self.image, code_package=f"s3://{self.bucket}/{key}",
+               git_sha="scale")
+        return names
+
+    def datastore(self) -> str:
+        return f"s3://{self.bucket}/branchline/{PROJECT}"
+
+
+def wait(execution_arn: str, timeout: float = 240) -> dict[str, Any]:
+    """DescribeExecution once the execution has ended (bounded)."""
+    sfn = client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] in TERMINAL:
+            return described
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def queue_jobs(queue: str, prefix: str = "") -> list[dict[str, Any]]:
+    """Every job of a queue (whose name starts with `prefix`), as `describe_jobs` gives them, oldest first."""
+    batch = client("batch")
+    ids = [summary["jobId"]
+           for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+           for summary in batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]
+           if summary["jobName"].startswith(prefix)]
+    jobs = [job for start in range(0, len(ids), 100)
+            for job in batch.describe_jobs(jobs=ids[start : start + 100])["jobs"]]
+    return sorted(jobs, key=lambda job: job["createdAt"])
+
+
+def diagnostics(queue: str) -> str:
+    """Every job of the queue with its status, reason and last log lines: for assertion messages."""
+    from branchline.aws.ops.logs import log_lines, log_streams
+
+    lines = []
+    for job in queue_jobs(queue):
+        lines.append(f"--- {job['jobName']} {job['status']} {job.get('statusReason', '')}")
+        try:
+            for _, stream in log_streams(client, [job["jobId"]]):
+                lines += [f"    {line}" for line in list(log_lines(client, stream))[-15:]]
+        except Exception as exc:  # diagnostics never hide the failure they explain
+            lines.append(f"    (no logs: {exc})")
+    return "\n".join(lines)
+
+
+def env_of(job: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in job["container"]["environment"]}
