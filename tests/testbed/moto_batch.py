@@ -160,6 +160,7 @@ def apply() -> None:
 
 
 def _step_functions_batch() -> None:
+    """The Step Functions side of Batch: AWS's error names, a stopped execution's job terminated."""
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_batch
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
