@@ -21,6 +21,9 @@ Faults a test asks for, through tags on the job queue (so tests sharing one serv
   code, as a reclaimed Spot instance does (Batch with Docker only).
 - `testbed:throttle-submits` = N: the queue's first N SubmitJob calls are refused with HTTP 429
   `TooManyRequestsException`, as Batch throttles SubmitJob beyond 50 calls a second.
+- `testbed:attempt-seconds` = S: an attempt whose job definition allows Batch's least, 60 seconds, times out
+  after S seconds instead: a test sees a timed-out attempt without waiting a minute, and the other steps keep
+  their limits (Batch with Docker only).
 
 Read to write this (not copied): moto's `moto/batch/models.py` (Job.run, _mark_stopped, submit_job),
 `moto/batch_simple/models.py`, `moto/stepfunctions/parser/asl/component/state/exec/state_task/service/
@@ -40,6 +43,8 @@ from tests.testbed.batch_retry import RETRY, decide
 
 HOST_FAILURES_TAG = "testbed:host-failures"
 THROTTLE_TAG = "testbed:throttle-submits"
+ATTEMPT_SECONDS_TAG = "testbed:attempt-seconds"
+BATCH_LEAST_TIMEOUT = 60
 HOST_FAILURE_REASON = "Host EC2 (instance i-0b1a2c3d4e5f60789) terminated."
 USER_FAILURE_REASON = "Essential container in task exited"
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
@@ -96,6 +101,12 @@ def apply() -> None:
     original_run = job_cls.run
     original_mark_stopped = job_cls._mark_stopped
     original_property = job_cls._get_container_property
+    original_duration = job_cls._get_attempt_duration
+
+    def attempt_duration(self: Any) -> int | None:
+        limit = original_duration(self)
+        quick = _queue_tag(self, self.job_queue, ATTEMPT_SECONDS_TAG)
+        return quick if quick and limit == BATCH_LEAST_TIMEOUT else limit
 
     def run(self: Any) -> None:
         self._bl_attempt = 0
@@ -138,6 +149,7 @@ def apply() -> None:
         return value
 
     job_cls.run = run
+    job_cls._get_attempt_duration = attempt_duration
     job_cls._mark_stopped = mark_stopped
     job_cls._get_container_property = container_property
 
