@@ -21,6 +21,8 @@ Faults a test asks for, through tags on the job queue (so tests sharing one serv
   code, as a reclaimed Spot instance does (Batch with Docker only).
 - `testbed:throttle-submits` = N: the queue's first N SubmitJob calls are refused with HTTP 429
   `TooManyRequestsException`, as Batch throttles SubmitJob beyond 50 calls a second.
+- `testbed:fail-jobs-named` = TEXT: in docker-less Batch (where every job succeeds at once), a job whose name
+  contains TEXT fails instead, exit code 1: a failed step without running a container.
 - `testbed:attempt-seconds` = S: an attempt whose job definition allows Batch's least, 60 seconds, times out
   after S seconds instead: a test sees a timed-out attempt without waiting a minute, and the other steps keep
   their limits (Batch with Docker only).
@@ -44,6 +46,7 @@ from tests.testbed.batch_retry import RETRY, decide
 HOST_FAILURES_TAG = "testbed:host-failures"
 THROTTLE_TAG = "testbed:throttle-submits"
 ATTEMPT_SECONDS_TAG = "testbed:attempt-seconds"
+FAIL_NAMED_TAG = "testbed:fail-jobs-named"
 BATCH_LEAST_TIMEOUT = 60
 HOST_FAILURE_REASON = "Host EC2 (instance i-0b1a2c3d4e5f60789) terminated."
 USER_FAILURE_REASON = "Essential container in task exited"
@@ -54,10 +57,14 @@ _throttled: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
-def _queue_tag(job_or_backend: Any, queue: Any, key: str) -> int:
+def _queue_tags(job_or_backend: Any, queue: Any) -> dict[str, str]:
     backend = getattr(job_or_backend, "backend", job_or_backend)
+    return dict(backend.tagger.get_tag_dict_for_resource(queue.arn))
+
+
+def _queue_tag(job_or_backend: Any, queue: Any, key: str) -> int:
     try:
-        return int(backend.tagger.get_tag_dict_for_resource(queue.arn).get(key, 0))
+        return int(_queue_tags(job_or_backend, queue).get(key, 0))
     except (TypeError, ValueError):
         return 0
 
@@ -167,6 +174,22 @@ def apply() -> None:
 
     models.BatchBackend.submit_job = throttling(models.BatchBackend.submit_job)
     simple.BatchSimpleBackend.submit_job = throttling(simple.BatchSimpleBackend.submit_job)
+    original_finish = simple.BatchSimpleBackend._mark_job_as_finished
+
+    def mark_job_as_finished(self: Any, include_start_attempt: bool, job: Any) -> None:
+        named = _queue_tags(self, job.job_queue).get(FAIL_NAMED_TAG)
+        if not named or named not in job.job_name:
+            original_finish(self, include_start_attempt, job)
+            return
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.now()
+        job.log_stream_name = job._stream_name
+        if include_start_attempt:
+            job._start_attempt()
+        job.exit_code, job.job_stopped_reason = 1, USER_FAILURE_REASON
+        original_mark_stopped(job, False)
+
+    simple.BatchSimpleBackend._mark_job_as_finished = mark_job_as_finished
     _step_functions_batch()
     setattr(job_cls, _FLAG, True)
 

@@ -250,21 +250,22 @@ def tracking_secret(config: Config, *, production: bool) -> str | None:
     return text
 
 
-def check_account(settings: AwsSettings, namespace: str, caller_account: str) -> None:
-    """Refuse to deploy `namespace` with credentials of the wrong account (before anything is written)."""
+def check_account(settings: AwsSettings, namespace: str, caller_account: str, action: str = "deploy") -> None:
+    """Refuse to `action` (deploy, resume...) `namespace` with credentials of the wrong account (before anything
+    is written)."""
     expected = settings.account_for(namespace)
     if expected is None or caller_account == expected:
         return
     if is_production(namespace):
         raise WrongAccountError(
-            f"refusing to deploy prod with credentials of account {caller_account}: production lives in "
+            f"refusing to {action} prod with credentials of account {caller_account}: production lives in "
             f"account {expected}",
             hint=f"deploy prod from the release workflow, with the release role of account {expected} "
             "(tool.branchline.aws.production_account_id)",
         )
     where = "the production account" if caller_account == settings.production_account_id else "account"
     raise WrongAccountError(
-        f"refusing to deploy {namespace} with credentials of {where} {caller_account}: branch namespaces "
+        f"refusing to {action} {namespace} with credentials of {where} {caller_account}: branch namespaces "
         f"live in account {expected}",
         hint="use the development account's credentials (the ci role, or your own profile there)",
     )

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from branchline.aws.deploy.observe import scope_of
+from branchline.aws.deploy.observe import error_code, scope_of
 from branchline.aws.deploy.planner import job_definition_arns
 from branchline.aws.deploy.settings import AwsSettings, check_account
 from branchline.aws.ops.status import execution_arn_for
@@ -78,7 +78,15 @@ class Resumed:
 def origin_of(clients: ClientFactory, execution_arn: str) -> Origin:
     """Read the failed execution: status (must be over, and not a success), version, input, environment."""
     sfn = clients("stepfunctions")
-    described = sfn.describe_execution(executionArn=execution_arn)
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except Exception as exc:
+        if error_code(exc) not in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise
+        raise ResumeError(f"no execution {execution_arn} where these credentials look "
+                          f"(account {scope_of(clients).account})",
+                          hint="check the ARN or run id, the namespace, and that the credentials are the "
+                          "namespace's account's (production: the release role)") from None
     status = described["status"]
     if status not in RESUMABLE:
         hint = ("wait for it to end, or stop it: aws stepfunctions stop-execution" if status == "RUNNING"
@@ -141,7 +149,7 @@ def resume_execution(
     """
     origin = origin_of(clients, execution_arn)
     if settings is not None:
-        check_account(settings(origin.namespace), origin.namespace, scope_of(clients).account)
+        check_account(settings(origin.namespace), origin.namespace, scope_of(clients).account, action="resume")
     graph = _graph(origin)
     ds = FlowDatastore(storage_from_url(origin.env["BRANCHLINE_DATASTORE"], s3 or (lambda: clients("s3"))),
                        origin.namespace)
