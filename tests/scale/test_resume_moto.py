@@ -81,8 +81,12 @@ def test_a_production_resume_needs_production_credentials(project: Path) -> None
 
 
 def test_the_command_resumes_by_run_id_and_a_dry_run_starts_nothing(project: Path) -> None:
-    _failed_run(project, "br-cli", "cli-failed")
+    arn = _failed_run(project, "br-cli", "cli-failed")
     env = dict(os.environ)
+    status = subprocess.run([sys.executable, "-m", "branchline.cli.main", "status", "-n", "br-cli", "--run-id",
+                             "cli-failed"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr
+    assert f"resume it from there: branchline resume --execution {arn}" in " ".join(status.stdout.split())
     argv = [sys.executable, "-m", "branchline.cli.main", "resume", "--execution", "cli-failed", "-n", "br-cli",
             "--run-id", "cli-again", "--dry-run"]
     done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=120)

@@ -54,6 +54,35 @@ def _execution_arn(config: Config, namespace: str, flow: str | None, run_id: str
     return execution_arn_for(machine, run_id)
 
 
+def _print_failure(config: Any, namespace: str, execution_arn: str) -> None:
+    """Which task failed the run (its run record says; for a foreach item, the Map's own error cannot) and how
+    to go on from there."""
+    from branchline.aws.deploy.settings import aws_settings
+    from branchline.aws.session import client
+    from branchline.datastore.artifacts import FlowDatastore
+    from branchline.datastore.storage import storage_from_url
+    from branchline.errors import ConfigError
+
+    flow, run_id = execution_arn.rsplit(":", 2)[-2:]
+    try:
+        root = f"{aws_settings(config, namespace).datastore_root}/branchline/{config.project}"
+    except ConfigError:
+        return
+    ds = FlowDatastore(storage_from_url(root, lambda: client("s3")), namespace)
+    record = ds.read_run_record(_flow_of_machine(config, namespace, flow), run_id)
+    if record is not None and record.failed_task:
+        console.print(f"[red]failed task[/] {record.failed_task}", soft_wrap=True)
+    console.print(f"resume it from there: branchline resume --execution {execution_arn}", soft_wrap=True)
+
+
+def _flow_of_machine(config: Any, namespace: str, machine: str) -> str:
+    """The flow class whose state machine is named `machine` in this namespace (names are hashed when long)."""
+    from branchline.aws.deploy.project import load_flows
+
+    names = _names(config, namespace)
+    return next((g.name for _, g in load_flows(config) if names.state_machine(g.name) == machine), machine)
+
+
 def resume_execution_command(
     execution: str, *, namespace: str | None, flow: str | None, run_id: str | None, dry_run: bool,
     rerun: tuple[str, ...] = (),
@@ -142,12 +171,14 @@ def register(app: typer.Typer) -> None:
             current = execution_status(client, arn)
             if not watch:
                 console.print(status_table(current))
-                return
-            with Live(status_table(current), console=console, refresh_per_second=4) as live:
-                while current.status == "RUNNING":
-                    time.sleep(interval)
-                    current = execution_status(client, arn)
-                    live.update(status_table(current))
+            else:
+                with Live(status_table(current), console=console, refresh_per_second=4) as live:
+                    while current.status == "RUNNING":
+                        time.sleep(interval)
+                        current = execution_status(client, arn)
+                        live.update(status_table(current))
+            if current.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+                _print_failure(config, namespace, arn)
 
     @app.command(help="Print the CloudWatch logs of a step's Batch jobs in a run.")
     def logs(
