@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from branchline.cli.cmd_aws import resume_execution_command
+from branchline.errors import FlowError
 from branchline.runtime.flow_cli import main
 from branchline.runtime.loader import load_flow_class
 
@@ -44,14 +46,10 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="With --execution: say what would run; start nothing."),
     ) -> None:
         if execution:
-            from branchline.cli.cmd_aws import resume_execution_command
-
             resume_execution_command(execution, namespace=namespace, flow=flow, run_id=run_id, dry_run=dry_run,
                                      rerun=tuple(_steps(ctx.args)))
             return
         if flow_file is None:
-            from branchline.errors import FlowError
-
             raise FlowError("say which run to resume", hint="branchline resume flows/x.py [RUN_ID] (a local run), or "
                             "branchline resume --execution ARN (a run on AWS)")
         _flow_main(flow_file, flow, "resume", ctx.args)
