@@ -18,9 +18,9 @@ from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.records import RunRecord, Status, TaskRecord
 from branchline.datastore.storage import LocalStorage
 from branchline.gate.decision import decide
-from branchline.gate.evidence import checks_from_runs, find_flow_run, runs_of_flow
+from branchline.gate.evidence import checks_from_runs, find_flow_run, flow_tree
 from branchline.tracking.connect import connect
-from branchline.tracking.runs import record_resume
+from branchline.tracking.runs import create_task_run, open_parent, record_resume, set_tags
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
 
@@ -69,7 +69,7 @@ def _gate_checks(uri: str, project: str, run_id: str) -> tuple[Any, dict[str, An
     parent = find_flow_run(client, uri, project=project, flow="EvidenceFlow", run_id=run_id,
                            namespace="user-evidence")
     checks = checks_from_runs((r.info.run_name or r.info.run_id, dict(r.data.tags))
-                              for r in runs_of_flow(client, uri, parent))
+                              for r in flow_tree(client, uri, parent, project=project, flow="EvidenceFlow").runs)
     return parent, checks
 
 
@@ -92,7 +92,8 @@ def test_a_locally_resumed_run_passes_the_check_its_reused_start_ran(mlflow_serv
     verdict = decide(metrics={}, checks=checks, required_checks=["raw_data"], thresholds={})
     assert verdict.passed, verdict.summary
     assert parent.data.tags["branchline.origin_run_id"] == "origin"
-    start = next(r for r in runs_of_flow(connect(mlflow_server), mlflow_server, parent)
+    start = next(r for r in flow_tree(connect(mlflow_server), mlflow_server, parent, project=project,
+                                      flow="EvidenceFlow").runs
                  if r.data.tags.get("branchline.step") == "start")
     assert start.data.tags["branchline.cloned_from"] == "origin/start/0"
     assert start.data.metrics["rows"] == 90  # the reused task's metrics came along
@@ -102,8 +103,6 @@ def test_a_locally_resumed_run_passes_the_check_its_reused_start_ran(mlflow_serv
 def test_a_resumed_run_on_aws_is_opened_in_mlflow_with_its_reused_evidence(mlflow_server: str, tmp_path: Path) -> None:
     """What `branchline resume --execution` does before the execution starts (record_resume), on the records a
     Step Functions run leaves: the original's task ran in its container and opened its own MLflow run."""
-    from branchline.tracking.runs import create_task_run, open_parent, set_tags
-
     project = f"evidence-aws-{uuid.uuid4().hex[:6]}"
     uri = mlflow_server
     client = connect(uri)
@@ -126,7 +125,7 @@ def test_a_resumed_run_on_aws_is_opened_in_mlflow_with_its_reused_evidence(mlflo
     new_link = record_resume(ds, resumed.to_json(), project, [clone.to_json()])
 
     parent = client.get_run(new_link["run_id"])
-    runs = runs_of_flow(client, uri, parent)
+    runs = flow_tree(client, uri, parent, project=project, flow="EvidenceFlow").runs
     checks = checks_from_runs((r.info.run_name or r.info.run_id, dict(r.data.tags)) for r in runs)
     assert checks["raw_data"].success
     assert parent.data.tags["branchline.origin_run_id"] == "origin"
