@@ -29,10 +29,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_local_runtime import metaflow_python  # noqa: E402
-
+from tests.metaflow_compat.reference import METAFLOW_VERSION, metaflow_python  # noqa: E402
 from tests.testbed.bed import Testbed  # noqa: E402
 from tests.testbed.runs import Run, reap_stale_runs  # noqa: E402
 from tests.testbed.servers import TEST_CREDENTIALS  # noqa: E402
@@ -218,7 +216,7 @@ def in_process(root: Path, endpoint: str) -> tuple[list[str], float]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--metaflow-version", default="2.19.39")
+    parser.add_argument("--metaflow-version", default=METAFLOW_VERSION)
     args = parser.parse_args(argv)
     python = metaflow_python(args.metaflow_version)
     reap_stale_runs()
