@@ -13,6 +13,9 @@ What moto 5.2 lacks, filled as AWS documents it:
 - **A stopped execution's job.** When an execution is stopped while a `batch:submitJob.sync` Task waits on its
   job, Step Functions terminates the job (which is why the states role needs `batch:TerminateJob`); moto just
   stops polling and the container runs on. Here the job is terminated.
+- **DescribeJobs under load.** moto iterates its job table while other threads (a wide Map's children) submit
+  jobs into it: `dictionary changed size during iteration`, which a `.sync` Task's poller turns into a failed
+  item. Here DescribeJobs reads a copy of the table (copied in one step), and jobs asked for by id directly.
 
 Faults a test asks for, through tags on the job queue (so tests sharing one server do not see each other's):
 
@@ -172,6 +175,14 @@ def apply() -> None:
 
         return submit_job
 
+    def describe_jobs(self: Any, jobs: list[str] | None) -> list[dict[str, Any]]:
+        table = dict(self._jobs)  # one C-level copy: no thread adds a job half-way through it
+        if jobs and all(job_id in table for job_id in jobs):
+            return [table[job_id].describe() for job_id in dict.fromkeys(jobs)]
+        wanted = set(jobs or ())
+        return [job.describe() for key, job in table.items() if not wanted or key in wanted or job.arn in wanted]
+
+    models.BatchBackend.describe_jobs = describe_jobs
     models.BatchBackend.submit_job = throttling(models.BatchBackend.submit_job)
     simple.BatchSimpleBackend.submit_job = throttling(simple.BatchSimpleBackend.submit_job)
     original_finish = simple.BatchSimpleBackend._mark_job_as_finished
