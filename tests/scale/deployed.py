@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,6 @@ from branchline.namespaces import Names
 from tests.e2e.project import job_environment
 from tests.flows import flow_path
 from tests.scale.stepimage import step_image
-from tests.testbed.aws import TERMINAL
 from tests.testbed.bed import Testbed
 from tests.testbed.moto_batch import ATTEMPT_SECONDS_TAG, HOST_FAILURES_TAG
 from tests.testbed.runs import ServiceInfo
@@ -160,18 +158,6 @@ def started_scenarios(bed: Testbed) -> ServiceInfo:
 
     return bed.run.service("scale_fault_scenarios", start)
 
-
-def wait(execution_arn: str, timeout: float = 240) -> dict[str, Any]:
-    """DescribeExecution once the execution has ended (bounded)."""
-    sfn = client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] in TERMINAL:
-            return described
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout:.0f} s")
-        time.sleep(0.5)
 
 
 def queue_jobs(queue: str, prefix: str = "") -> list[dict[str, Any]]:

@@ -17,8 +17,8 @@ import pytest
 
 from branchline.aws.ops.resume import resume_execution
 from branchline.client import Run
-from tests.scale.deployed import client, diagnostics, env_of, queue_jobs, started_scenarios, wait
-from tests.testbed.aws import failure_of
+from tests.scale.deployed import client, diagnostics, env_of, queue_jobs, started_scenarios
+from tests.testbed.aws import failure_of, wait_execution
 from tests.testbed.bed import Testbed
 from tests.testbed.moto_batch import HOST_FAILURE_REASON, TIMEOUT_REASON
 
@@ -74,7 +74,7 @@ def _wait_for(condition: Callable[[], bool], message: Callable[[], str], timeout
 
 @pytest.mark.parametrize("scenario", ["foreach"], indirect=True)
 def test_a_failed_item_fails_its_foreach_and_a_resume_runs_only_that_item(scenario: Started) -> None:
-    failed = wait(scenario.execution_arn)
+    failed = wait_execution(scenario.execution_arn)
     assert failed["status"] == "FAILED", scenario.why()
     assert failed["error"] == "ForeachFailed.start" and "work" in failed["cause"], scenario.why()
     origin = scenario.run("ResumeForeachFlow/foreach")
@@ -82,7 +82,7 @@ def test_a_failed_item_fails_its_foreach_and_a_resume_runs_only_that_item(scenar
 
     resumed = resume_execution(client, scenario.execution_arn, run_id="foreach-again")
     assert resumed.items == {("start", "0"): 1}
-    done = wait(resumed.execution_arn)
+    done = wait_execution(resumed.execution_arn)
     assert done["status"] == "SUCCEEDED", scenario.why(resumed.execution_arn)
     run = scenario.run(f"ResumeForeachFlow/{resumed.run_id}")
     assert run["end"].task.data.result == "V0,V1,V2"
@@ -96,7 +96,7 @@ def test_a_failed_item_fails_its_foreach_and_a_resume_runs_only_that_item(scenar
 
 @pytest.mark.parametrize("scenario", ["hosts"], indirect=True)
 def test_a_job_whose_host_dies_is_retried_by_batch_and_the_run_succeeds(scenario: Started) -> None:
-    assert wait(scenario.execution_arn)["status"] == "SUCCEEDED", scenario.why()
+    assert wait_execution(scenario.execution_arn)["status"] == "SUCCEEDED", scenario.why()
     jobs = scenario.jobs("hosts")
     assert len(jobs) == 2  # one job per step: the retry happened inside Batch, not in the state machine
     for job in jobs:
@@ -107,7 +107,7 @@ def test_a_job_whose_host_dies_is_retried_by_batch_and_the_run_succeeds(scenario
 
 @pytest.mark.parametrize("scenario", ["timeouts"], indirect=True)
 def test_an_attempt_past_its_timeout_is_retried_by_the_state_machine_not_by_batch(scenario: Started) -> None:
-    assert wait(scenario.execution_arn)["status"] == "SUCCEEDED", scenario.why()
+    assert wait_execution(scenario.execution_arn)["status"] == "SUCCEEDED", scenario.why()
     slow = scenario.jobs("timeouts", "slow")
     assert [j["status"] for j in slow] == ["FAILED", "SUCCEEDED"]  # two jobs: the state machine resubmitted
     assert len(slow[0]["attempts"]) == 1 and slow[0]["statusReason"] == TIMEOUT_REASON  # Batch never retries it
@@ -120,7 +120,7 @@ def test_an_attempt_past_its_timeout_is_retried_by_the_state_machine_not_by_batc
 def test_catch_records_a_task_killed_in_its_container_through_the_fallback_and_the_flow_goes_on(
     scenario: Started,
 ) -> None:
-    assert wait(scenario.execution_arn)["status"] == "SUCCEEDED", scenario.why()
+    assert wait_execution(scenario.execution_arn)["status"] == "SUCCEEDED", scenario.why()
     dies = scenario.jobs("killed", "dies")
     assert [j["status"] for j in dies] == ["FAILED", "SUCCEEDED"]  # killed, then the fallback
     assert dies[0]["attempts"][-1]["container"]["exitCode"] == 137  # killed: nothing recorded by the task
@@ -141,11 +141,11 @@ def test_a_run_stopped_by_the_user_is_aborted_and_resumes_from_the_stopped_step(
     _wait_for(lambda: bool(waiting()), scenario.why)
     (job,) = waiting()
     client("stepfunctions").stop_execution(executionArn=scenario.execution_arn, cause="stopped by a test")
-    assert wait(scenario.execution_arn)["status"] == "ABORTED"
+    assert wait_execution(scenario.execution_arn)["status"] == "ABORTED"
     _wait_for(lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "FAILED", scenario.why)
 
     resumed = resume_execution(client, scenario.execution_arn, run_id="after-stop")
-    assert wait(resumed.execution_arn)["status"] == "SUCCEEDED", scenario.why(resumed.execution_arn)
+    assert wait_execution(resumed.execution_arn)["status"] == "SUCCEEDED", scenario.why(resumed.execution_arn)
     run = scenario.run("StoppableFlow/after-stop")
     assert run["end"].task.data.result == "from start"
     assert run["start"].task.metadata["cloned_from"] == "stopped/start/0"

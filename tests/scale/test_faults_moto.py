@@ -8,8 +8,8 @@ import pytest
 
 from branchline.aws.session import client
 from tests.aws_deploy.conftest import Infra
-from tests.scale.deployed import wait
 from tests.scale.projects import deployed_run, queued_project
+from tests.testbed.aws import wait_execution
 from tests.testbed.moto_batch import THROTTLE_TAG
 
 pytestmark = pytest.mark.moto
@@ -20,7 +20,7 @@ def test_submit_job_throttling_is_retried_by_the_state_machine_until_batch_accep
     `Batch.AWSBatchException`, which every Task retries with backoff and full jitter (asl.BATCH_SUBMIT_RETRY)."""
     root = queued_project(aws, tmp_path, {THROTTLE_TAG: "2"})
     arn = deployed_run(root, "br-throttled", "throttled")
-    described = wait(arn, timeout=120)
+    described = wait_execution(arn, timeout=120)
     assert described["status"] == "SUCCEEDED", described
     events = client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
     failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]

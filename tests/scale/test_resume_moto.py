@@ -17,8 +17,8 @@ from branchline.aws.session import client
 from branchline.config import Config, load_config
 from branchline.namespaces import Names
 from tests.aws_deploy.conftest import Infra
-from tests.scale.deployed import wait
 from tests.scale.projects import DEFAULT_ACCOUNT, bucket_of, deployed_run, queued_project
+from tests.testbed.aws import wait_execution
 from tests.testbed.moto_batch import FAIL_NAMED_TAG
 
 pytestmark = pytest.mark.moto
@@ -32,7 +32,7 @@ def project(aws: Infra, tmp_path: Path) -> Path:
 
 def _failed_run(root: Path, namespace: str, run_id: str, config: Config | None = None) -> str:
     arn = deployed_run(root, namespace, run_id, config)
-    described = wait(arn, timeout=60)
+    described = wait_execution(arn, timeout=60)
     assert described["status"] == "FAILED" and described["error"] == "StepFailed.train", described
     return arn
 
@@ -40,7 +40,7 @@ def _failed_run(root: Path, namespace: str, run_id: str, config: Config | None =
 def test_only_a_failed_timed_out_or_aborted_execution_is_resumed(project: Path) -> None:
     arn = _failed_run(project, "br-resume", "failed-1")
     resumed = resume_execution(client, arn, run_id="again-1")
-    assert wait(resumed.execution_arn, timeout=60)["status"] == "FAILED"  # train still fails: it is retried
+    assert wait_execution(resumed.execution_arn, timeout=60)["status"] == "FAILED"  # train still fails: it is retried
     described = client("stepfunctions").describe_execution(executionArn=resumed.execution_arn)
     assert json.loads(described["input"])["params"] == {"alpha": 0.25}  # the original's parameters
     assert described["stateMachineVersionArn"] == client("stepfunctions").describe_execution(
