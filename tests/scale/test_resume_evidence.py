@@ -18,7 +18,8 @@ from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.records import RunRecord, Status, TaskRecord
 from branchline.datastore.storage import LocalStorage
 from branchline.gate.decision import decide
-from branchline.gate.evidence import checks_from_runs, find_flow_run, flow_tree
+from branchline.gate.evidence import find_flow_run, flow_tree
+from branchline.gate.provenance import checks_from_runs
 from branchline.tracking.connect import connect
 from branchline.tracking.runs import create_task_run, open_parent, record_resume, set_tags
 
@@ -65,11 +66,11 @@ def _flow(root: Path, uri: str, marker: Path, *args: str) -> subprocess.Complete
 
 
 def _gate_checks(uri: str, project: str, run_id: str) -> tuple[Any, dict[str, Any]]:
-    client = connect(uri)
-    parent = find_flow_run(client, uri, project=project, flow="EvidenceFlow", run_id=run_id,
+    session = connect(uri)
+    parent = find_flow_run(session, project=project, flow="EvidenceFlow", run_id=run_id,
                            namespace="user-evidence")
     checks = checks_from_runs((r.info.run_name or r.info.run_id, dict(r.data.tags))
-                              for r in flow_tree(client, uri, parent, project=project, flow="EvidenceFlow").runs)
+                              for r in flow_tree(session, parent, project=project, flow="EvidenceFlow").runs)
     return parent, checks
 
 
@@ -92,7 +93,7 @@ def test_a_locally_resumed_run_passes_the_check_its_reused_start_ran(mlflow_serv
     verdict = decide(metrics={}, checks=checks, required_checks=["raw_data"], thresholds={})
     assert verdict.passed, verdict.summary
     assert parent.data.tags["branchline.origin_run_id"] == "origin"
-    start = next(r for r in flow_tree(connect(mlflow_server), mlflow_server, parent, project=project,
+    start = next(r for r in flow_tree(connect(mlflow_server), parent, project=project,
                                       flow="EvidenceFlow").runs
                  if r.data.tags.get("branchline.step") == "start")
     assert start.data.tags["branchline.cloned_from"] == "origin/start/0"
@@ -105,14 +106,14 @@ def test_a_resumed_run_on_aws_is_opened_in_mlflow_with_its_reused_evidence(mlflo
     Step Functions run leaves: the original's task ran in its container and opened its own MLflow run."""
     project = f"evidence-aws-{uuid.uuid4().hex[:6]}"
     uri = mlflow_server
-    client = connect(uri)
+    session = connect(uri)
     ds = FlowDatastore(LocalStorage(tmp_path / "datastore"), "prod")
     origin = RunRecord.starting("EvidenceFlow", "origin", "prod", runtime="batch", project=project,
                                 steps=("start", "train", "end"), tracking_uri=uri)
     ds.write_run_record(origin)
-    link = open_parent(client, uri, ds, origin.to_json(), project)
-    task_run = create_task_run(client, uri, link, {"branchline.step": "start"}, step="start", task_id="0")
-    set_tags(client, uri, task_run, {"branchline.checks.raw_data.success": "true",
+    link = open_parent(session, ds, origin.to_json(), project)
+    task_run = create_task_run(session, link, {"branchline.step": "start"}, step="start", task_id="0")
+    set_tags(session, task_run, {"branchline.checks.raw_data.success": "true",
                                      "branchline.checks.raw_data.failed": "0", "team": "ml"})
     record = TaskRecord("EvidenceFlow", "origin", "start", "0", Status.SUCCEEDED, mlflow_run_id=task_run)
     ds.write_task_record(record)
@@ -124,8 +125,8 @@ def test_a_resumed_run_on_aws_is_opened_in_mlflow_with_its_reused_evidence(mlflo
     ds.write_run_record(resumed)
     new_link = record_resume(ds, resumed.to_json(), project, [clone.to_json()])
 
-    parent = client.get_run(new_link["run_id"])
-    runs = flow_tree(client, uri, parent, project=project, flow="EvidenceFlow").runs
+    parent = session.client.get_run(new_link["run_id"])
+    runs = flow_tree(session, parent, project=project, flow="EvidenceFlow").runs
     checks = checks_from_runs((r.info.run_name or r.info.run_id, dict(r.data.tags)) for r in runs)
     assert checks["raw_data"].success
     assert parent.data.tags["branchline.origin_run_id"] == "origin"

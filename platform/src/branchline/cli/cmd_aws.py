@@ -16,13 +16,16 @@ from branchline.aws.deploy import rollback_flow
 from branchline.aws.deploy import teardown as run_teardown
 from branchline.aws.deploy.printer import print_plan
 from branchline.aws.deploy.project import current_git_sha, load_flows
+from branchline.aws.deploy.settings import aws_settings
 from branchline.aws.ops.logs import log_lines, log_streams, step_job_ids
 from branchline.aws.ops.status import execution_arn_for, execution_status, status_table
 from branchline.aws.ops.trigger import alias_arn, parse_params, start_run, typed_params
 from branchline.aws.session import aws_errors, client
 from branchline.ci.inputs import protect_production_image
 from branchline.config import Config, load_config
-from branchline.errors import BranchlineError, FlowError
+from branchline.datastore.artifacts import FlowDatastore
+from branchline.datastore.storage import storage_from_url
+from branchline.errors import BranchlineError, ConfigError, FlowError
 from branchline.namespaces import Names, is_production
 
 console = Console(highlight=False)
@@ -32,7 +35,7 @@ _NAMESPACE = typer.Option(..., "--namespace", "-n", envvar="BRANCHLINE_NAMESPACE
 _FLOW = typer.Option(None, "--flow", help="Flow class name (optional when the project has one flow).")
 
 
-def _flow_name(config: Config, flow: str | None) -> str:
+def flow_name(config: Config, flow: str | None) -> str:
     if flow:
         return flow
     names = [g.name for _, g in load_flows(config)]
@@ -50,19 +53,13 @@ def _execution_arn(config: Config, namespace: str, flow: str | None, run_id: str
         return arn
     if not run_id:
         raise BranchlineError("say which run", hint="pass --run-id RUN_ID or --execution-arn ARN")
-    machine = alias_arn(client, _names(config, namespace), _flow_name(config, flow)).rsplit(":", 1)[0]
+    machine = alias_arn(client, _names(config, namespace), flow_name(config, flow)).rsplit(":", 1)[0]
     return execution_arn_for(machine, run_id)
 
 
-def _print_failure(config: Any, namespace: str, execution_arn: str) -> None:
+def _print_failure(config: Config, namespace: str, execution_arn: str) -> None:
     """Which task failed the run (its run record says; for a foreach item, the Map's own error cannot) and how
     to go on from there."""
-    from branchline.aws.deploy.settings import aws_settings
-    from branchline.aws.session import client
-    from branchline.datastore.artifacts import FlowDatastore
-    from branchline.datastore.storage import storage_from_url
-    from branchline.errors import ConfigError
-
     flow, run_id = execution_arn.rsplit(":", 2)[-2:]
     try:
         root = f"{aws_settings(config, namespace).datastore_root}/branchline/{config.project}"
@@ -75,48 +72,10 @@ def _print_failure(config: Any, namespace: str, execution_arn: str) -> None:
     console.print(f"resume it from there: branchline resume --execution {execution_arn}", soft_wrap=True)
 
 
-def _flow_of_machine(config: Any, namespace: str, machine: str) -> str:
+def _flow_of_machine(config: Config, namespace: str, machine: str) -> str:
     """The flow class whose state machine is named `machine` in this namespace (names are hashed when long)."""
-    from branchline.aws.deploy.project import load_flows
-
     names = _names(config, namespace)
     return next((g.name for _, g in load_flows(config) if names.state_machine(g.name) == machine), machine)
-
-
-def resume_execution_command(
-    execution: str, *, namespace: str | None, flow: str | None, run_id: str | None, dry_run: bool,
-    rerun: tuple[str, ...] = (),
-) -> None:
-    """`branchline resume --execution`: a failed run on AWS, started again from where it failed."""
-    from branchline.aws.deploy.observe import scope_of
-    from branchline.aws.deploy.settings import aws_settings
-    from branchline.aws.ops.resume import resume_execution
-    from branchline.aws.ops.status import execution_arn_for
-    from branchline.aws.session import aws_errors, client
-    from branchline.errors import BranchlineError
-    from branchline.tracking.runs import record_resume
-
-    config = _config()
-    with aws_errors(f"resume of {execution}"):
-        arn = execution
-        if not execution.startswith("arn:"):
-            if not namespace:
-                raise BranchlineError(f"--execution {execution} is a run id: say in which namespace",
-                                      hint="add --namespace NS, or pass the execution's ARN")
-            machine = _names(config, namespace).state_machine(_flow_name(config, flow))
-            arn = execution_arn_for(scope_of(client).state_machine_arn(machine), execution)
-        resumed = resume_execution(
-            client, arn, settings=lambda ns: aws_settings(config, ns), run_id=run_id, rerun=rerun, dry_run=dry_run,
-            record_tracking=lambda ds, run, reused: record_resume(
-                ds, run.to_json(), config.project, [r.to_json() for r in reused]),
-        )
-    origin = resumed.origin
-    again = ", ".join(f"{step}/{task} ({count} item(s))" for (step, task), count in sorted(resumed.items.items()))
-    console.print(f"{'would resume' if dry_run else 'resuming'} {origin.flow}/{origin.run_id} as "
-                  f"{origin.flow}/{resumed.run_id} in {origin.namespace}: {len(resumed.plan.reused)} task(s) reused"
-                  + (f"; foreach items run again: {again}" if again else ""))
-    if resumed.execution_arn:
-        console.print(resumed.execution_arn, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -149,7 +108,7 @@ def register(app: typer.Typer) -> None:
         run_id: str = typer.Option(None, "--run-id", help="Execution name (default: a sortable new id)."),
     ) -> None:
         config = load_config()
-        name = _flow_name(config, flow)
+        name = flow_name(config, flow)
         graph = load_flows(config, [name])[0][1]
         params = typed_params(graph, parse_params(param or []))
         with aws_errors(f"trigger {name} in {namespace}"):
@@ -214,5 +173,5 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run"),
     ) -> None:
         config = load_config()
-        planned = rollback_flow(config, namespace, _flow_name(config, flow), to_version=to_version, dry_run=dry_run)
+        planned = rollback_flow(config, namespace, flow_name(config, flow), to_version=to_version, dry_run=dry_run)
         print_plan(planned.plan, f"rollback {namespace}" + (" (dry run)" if dry_run else ""), console)

@@ -30,7 +30,7 @@ COMMANDS = {  # command -> the module of branchline.cli that registers it, in th
     "rollback": "cmd_aws",
     "promote": "cmd_promote",
     "run": "cmd_run",
-    "resume": "cmd_run",
+    "resume": "cmd_resume",
     "show": "cmd_run",
     "task": "cmd_task",
     "ui": "cmd_ui",
