@@ -98,7 +98,7 @@ def test_the_foreach_example_gives_metaflows_result(divided: dict[str, tuple[Sid
 @pytest.mark.slow
 def test_local_retries_start_at_once_and_say_where_the_wait_applies(divided: dict[str, tuple[Side, str]]) -> None:
     _, out = divided["branchline"]
-    line = "retry divide/0-0: attempt 2/3 now (no wait here; on AWS Batch it waits 2 min: minutes_between_retries)"
+    line = "retry divide/0-0: attempt 2/3 now (no wait here; a deployed flow waits 2 min: minutes_between_retries)"
     assert line in out
     assert "attempt 3/3 now" in out and "results [5.0, 10.0] failed [0]" in out
 
