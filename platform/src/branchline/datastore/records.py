@@ -72,6 +72,10 @@ class TaskError:
     type: str
     message: str
     traceback: str = ""
+    """the user's frames only (`runtime/user_traceback.py`); the task's `.err` log has the whole traceback"""
+    frames: str = ""
+    """the last frames of the user's code, which the console shows under the failure (none for branchline's
+    own one-line errors)"""
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> TaskError | None:

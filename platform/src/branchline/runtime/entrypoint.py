@@ -16,7 +16,6 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,6 +39,7 @@ from branchline.runtime.loader import graph_from_class, load_flow_class
 from branchline.runtime.run_info import git_context_from_env
 from branchline.runtime.task_env import TaskEnv
 from branchline.runtime.task_view import build_flow, check_transition
+from branchline.runtime.user_traceback import last_user_frames, user_traceback, whole_traceback
 from branchline.tracking import task_run
 from branchline.tracking.credentials import export_tracking_credentials
 
@@ -71,14 +71,13 @@ class _FallbackFailure(Exception):
 
 
 def _task_error(exc: BaseException) -> TaskError:
-    """The exception as the user reads it: the traceback without branchline's own frames."""
+    """The exception as the user reads it: every frame of their code and none of the platform's (by the
+    platform's installed location); branchline's own errors are one line on the console."""
     if isinstance(exc, _FallbackFailure):
         return exc.error
-    tb = exc.__traceback__
-    while tb is not None and "/branchline/" in tb.tb_frame.f_code.co_filename:
-        tb = tb.tb_next
-    message = str(exc) if isinstance(exc, BranchlineError) else f"{type(exc).__name__}: {exc}"
-    return TaskError(type(exc).__name__, message, "".join(traceback.format_exception(type(exc), exc, tb)))
+    if isinstance(exc, BranchlineError):
+        return TaskError(type(exc).__name__, str(exc), user_traceback(exc))
+    return TaskError(type(exc).__name__, f"{type(exc).__name__}: {exc}", user_traceback(exc), last_user_frames(exc))
 
 
 def _persist(
@@ -204,7 +203,7 @@ def execute_task(
         if isinstance(exc, KeyboardInterrupt):
             raise
         error = _task_error(exc)
-        print(error.traceback or error.message, file=sys.stderr, flush=True)
+        print(error.message if isinstance(exc, _FallbackFailure) else whole_traceback(exc), file=sys.stderr, flush=True)
         last_attempt = spec.attempt + 1 >= spec.max_attempts or spec.fallback is not None
         if node.decorator("catch") and last_attempt and flow is not None and node.type != "foreach":
             artifacts, caught, error = _catch(ds, graph, spec, flow, error, params), error, None

@@ -61,6 +61,9 @@ def failure_message(result: RunResult, flow_file: Path | str) -> RunFailed:
     lines = [
         f"step '{failed.step}' failed (task {failed.task_id}, attempt {failed.attempt + 1}): {failed.error.message}",
     ]
+    if failed.error.frames:
+        lines.append("in your code (the last frames; the .err log has the whole traceback):")
+        lines.append(failed.error.frames.rstrip("\n"))
     if logs:
         lines.append(f"logs: {logs[0]}\n      {logs[1] if len(logs) > 1 else ''}".rstrip())
     lines.append(f"resume from the failure with: python {flow_file} resume {result.run_id}")
