@@ -29,12 +29,15 @@ def register(app: typer.Typer) -> None:
             None, "--namespace", help="Namespace (default: the run's, $BRANCHLINE_NAMESPACE)"
         ),
         rollback: bool = typer.Option(False, "--rollback", help="Move `champion` back to the previous champion"),
+        local: bool = typer.Option(
+            False, "--local", help="Judge your own latest local version and move champion in this machine's store"
+        ),
         project_dir: Path = typer.Option(Path("."), "--project-dir", help="The project (with pyproject.toml)"),
         json_out: Path = typer.Option(None, "--json", help="Also write the report JSON to this file"),
     ) -> None:
         config = load_config(project_dir)
         if rollback:
-            if run_id or version is not None or dry_run:
+            if run_id or version is not None or dry_run or local:
                 raise gate.GateRefused("--rollback takes only --flow, --model and --namespace")
             done = gate.rollback(flow=flow, model=model, namespace=namespace, config=config)
             console.print(f"rolled back {done.model}@champion: v{done.from_version} -> v{done.to_version}")
@@ -48,6 +51,7 @@ def register(app: typer.Typer) -> None:
             namespace=namespace,
             config=config,
             console=console,
+            local=local,
         )
         if json_out is not None:
             json_out.write_text(to_json(outcome.report))
