@@ -33,6 +33,8 @@ console = Console(highlight=False)
 _NAMESPACE = typer.Option(..., "--namespace", "-n", envvar="BRANCHLINE_NAMESPACE",
                           help="prod, br-<branch> or user-<name>.")
 _FLOW = typer.Option(None, "--flow", help="Flow class name (optional when the project has one flow).")
+_RUN_ID = typer.Option(None, "--run-id", help="The run (default: the flow's newest execution).")
+_EXECUTION_ARN = typer.Option(None, "--execution-arn", help="The Step Functions execution, instead of --run-id.")
 
 
 def flow_name(config: Config, flow: str | None) -> str:
@@ -79,7 +81,9 @@ def _flow_of_machine(config: Config, namespace: str, machine: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(help="Deploy flows to a namespace (job definitions, state machine version, `live` alias).")
+    @app.command(help="Deploy flows to a namespace (job definitions, state machine version, `live` alias).\n\n"
+                      "Example: branchline deploy -n br-my-branch --image REPO@sha256:<digest> "
+                      "--code-package s3://bucket/branchline/proj/code/<sha>.tgz --dry-run")
     def deploy(
         namespace: str = _NAMESPACE,
         image: str = typer.Option(..., "--image", help="Step image pinned by digest: REPO@sha256:..."),
@@ -100,7 +104,8 @@ def register(app: typer.Typer) -> None:
         for name, alias in sorted(result.state_machines.items()):
             console.print(f"{name}: {alias}")
 
-    @app.command(help="Start a run of a deployed flow (through its `live` alias); prints the execution ARN.")
+    @app.command(help="Start a run of a deployed flow (through its `live` alias); prints the execution ARN.\n\n"
+                      "Example: branchline trigger -n br-my-branch --flow TrainFlow -p alpha=0.3")
     def trigger(
         namespace: str = _NAMESPACE,
         flow: str = _FLOW,
@@ -115,12 +120,13 @@ def register(app: typer.Typer) -> None:
             arn = start_run(client, _names(config, namespace), name, params, run_id)
         console.print(arn, soft_wrap=True)
 
-    @app.command(help="Show a run's steps, their Batch job ids and statuses (--watch to follow it).")
+    @app.command(help="Show a run's steps, their Batch job ids and statuses (--watch to follow it).\n\n"
+                      "Example: branchline status -n br-my-branch --flow TrainFlow --watch")
     def status(
         namespace: str = _NAMESPACE,
         flow: str = _FLOW,
-        run_id: str = typer.Option(None, "--run-id"),
-        execution_arn: str = typer.Option(None, "--execution-arn"),
+        run_id: str = _RUN_ID,
+        execution_arn: str = _EXECUTION_ARN,
         watch: bool = typer.Option(False, "--watch", help="Refresh until the run ends."),
         interval: float = typer.Option(5.0, "--interval", help="Seconds between refreshes with --watch."),
     ) -> None:
@@ -139,13 +145,14 @@ def register(app: typer.Typer) -> None:
             if current.status in ("FAILED", "TIMED_OUT", "ABORTED"):
                 _print_failure(config, namespace, arn)
 
-    @app.command(help="Print the CloudWatch logs of a step's Batch jobs in a run.")
+    @app.command(help="Print the CloudWatch logs of a step's Batch jobs in a run.\n\n"
+                      "Example: branchline logs -n br-my-branch --flow TrainFlow --step train")
     def logs(
         namespace: str = _NAMESPACE,
-        step: str = typer.Option(..., "--step"),
+        step: str = typer.Option(..., "--step", help="The step whose jobs' logs to print."),
         flow: str = _FLOW,
-        run_id: str = typer.Option(None, "--run-id"),
-        execution_arn: str = typer.Option(None, "--execution-arn"),
+        run_id: str = _RUN_ID,
+        execution_arn: str = _EXECUTION_ARN,
     ) -> None:
         config = load_config()
         with aws_errors(f"logs of {step} in {namespace}"):
@@ -155,7 +162,8 @@ def register(app: typer.Typer) -> None:
                 for line in log_lines(client, stream):
                     console.print(line, markup=False, soft_wrap=True)
 
-    @app.command(help="Delete everything of a namespace (state machines, job definitions, schedules, data).")
+    @app.command(help="Delete everything of a namespace (state machines, job definitions, schedules, data).\n\n"
+                      "Example: branchline teardown -n br-my-branch --dry-run")
     def teardown(
         namespace: str = _NAMESPACE,
         production: bool = typer.Option(False, "--production", help="Required to tear down `prod`."),
@@ -165,12 +173,13 @@ def register(app: typer.Typer) -> None:
         plan = run_teardown(load_config(), namespace, production=production, keep_data=keep_data, dry_run=dry_run)
         print_plan(plan, f"teardown {namespace}" + (" (dry run: nothing deleted)" if dry_run else ""), console)
 
-    @app.command(help="Point a flow's `live` alias back at its previous version (or --to-version N).")
+    @app.command(help="Point a flow's `live` alias back at its previous version (or --to-version N).\n\n"
+                      "Example: branchline rollback -n prod --flow TrainFlow --dry-run")
     def rollback(
         namespace: str = _NAMESPACE,
         flow: str = _FLOW,
-        to_version: int = typer.Option(None, "--to-version", min=1),
-        dry_run: bool = typer.Option(False, "--dry-run"),
+        to_version: int = typer.Option(None, "--to-version", min=1, help="The state machine version to point at."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
     ) -> None:
         config = load_config()
         planned = rollback_flow(config, namespace, flow_name(config, flow), to_version=to_version, dry_run=dry_run)

@@ -18,7 +18,9 @@ console = Console(highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(help="Judge a model version with the flow's gate; move the MLflow alias `champion` on pass.")
+    @app.command(help="Judge a model version with the flow's gate; move the MLflow alias `champion` on pass "
+                      "(production only; --local on this machine's store, --dry-run anywhere).\n\n"
+                      "Example: branchline promote --local")
     def promote(
         flow: str = typer.Option(None, "--flow", help="Flow whose [tool.branchline.gates.<flow>] applies"),
         run_id: str = typer.Option(None, "--run-id", help="The flow run whose registered version is the candidate"),

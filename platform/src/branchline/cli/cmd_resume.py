@@ -16,7 +16,7 @@ from branchline.aws.ops.resume import resume_execution
 from branchline.aws.ops.status import execution_arn_for
 from branchline.aws.session import aws_errors, client
 from branchline.cli.cmd_aws import console, flow_name
-from branchline.cli.cmd_run import PASS_THROUGH, flow_main
+from branchline.cli.cmd_run import PASS_THROUGH, flow_main, help_if_asked
 from branchline.config import load_config
 from branchline.errors import BranchlineError, FlowError
 from branchline.namespaces import Names
@@ -58,10 +58,11 @@ def resume_execution_command(
 
 def register(app: typer.Typer) -> None:
     @app.command(context_settings=PASS_THROUGH, help="Resume a failed run: branchline resume flows/x.py [RUN_ID] "
-                 "[--step S]; on AWS: branchline resume --execution ARN|RUN_ID [-n NS] [--run-id NEW] [--dry-run]")
+                 "[--step S]; on AWS: branchline resume --execution ARN|RUN_ID [-n NS] [--run-id NEW] [--dry-run].\n\n"
+                 "Example: branchline resume flows/train_flow.py --step train")
     def resume(
         ctx: typer.Context,
-        flow_file: Path = typer.Argument(None, help="The flow's .py file (a local run)."),
+        flow_file: Path = typer.Argument(None, metavar="[FLOW_FILE]", help="The flow's .py file (a local run)."),
         flow: str = typer.Option(None, "--flow", help="Flow class, when the file (or project) defines several."),
         execution: str = typer.Option(None, "--execution", help="A failed Step Functions execution: its ARN, or its "
                                       "run id with --namespace."),
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
         run_id: str = typer.Option(None, "--run-id", help="With --execution: the new run's id."),
         dry_run: bool = typer.Option(False, "--dry-run", help="With --execution: say what would run; start nothing."),
     ) -> None:
+        help_if_asked(ctx, flow_file)
         if execution:
             resume_execution_command(execution, namespace=namespace, flow=flow, run_id=run_id, dry_run=dry_run,
                                      rerun=tuple(rerun_steps(ctx.args)))

@@ -23,7 +23,7 @@ def check_inputs(image: str, code_package: str) -> None:
     if not _DIGEST_REF.fullmatch(image or ""):
         raise DeployInputError(
             f"--image {image!r} is not pinned by digest",
-            hint="pass REPOSITORY@sha256:<64 hex> (`branchline image build` prints it)",
+            hint="pass REPOSITORY@sha256:<64 hex> (`branchline image publish` prints it)",
         )
     if not (code_package or "").startswith("s3://") or len(code_package) <= len("s3://"):
         raise DeployInputError(
