@@ -175,7 +175,7 @@ def test_default_render_settings(default_project: Path) -> None:
         f"branchline[aws,tracking,checks,images] @ git+https://github.com/my-org/branchline@{commit}"
         "#subdirectory=platform"
     )
-    assert set(data["project"]["optional-dependencies"]["dev"]) >= {"pytest>=8", "ruff>=0.6"}
+    assert set(data["project"]["optional-dependencies"]["dev"]) >= {"pytest>=8", "ruff>=0.6", "tox>=4"}
     assert data["tool"]["pip-tools"] == {
         "generate-hashes": True, "strip-extras": True, "unsafe-package": ["branchline"], "emit-index-url": False,
         "emit-find-links": False,
