@@ -26,7 +26,10 @@ def promote(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_local_promotion_moves_the_users_own_champion_with_the_real_gate(tmp_path: Path) -> None:
+def test_local_promotion_moves_the_users_own_champion_with_the_real_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a sqlite store's default artifact root is ./mlruns
     store = tmp_path / "store"
     store.mkdir()
     project = make_project(tmp_path, f"sqlite:///{store}/mlflow.db")
