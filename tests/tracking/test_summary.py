@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from branchline.ci.verdict import judged_line
 from branchline.config import load_config
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.storage import LocalStorage
@@ -156,7 +157,10 @@ def test_a_flow_run_summarises_itself_and_the_gate_still_agrees(tmp_path: Path, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     verdict = dry_run_verdict(load_config(root), "ReviewFlow", namespace=namespace, run_id=out["run_id"])
     assert verdict.passed, verdict.reasons
-
+    # the PR comment's account of the same run: the gate's metric next to production's (absent) champion
+    line = judged_line("ReviewFlow", "pass", (), verdict.report, mlflow_server)
+    assert [(m.name, m.candidate, m.champion) for m in line.metrics] == [("accuracy", pytest.approx(0.7), None)]
+    assert (line.model, line.version, line.checks) == (f"{project}-reviewflow-dev", "1", (("raw_data", True, 0),))
 
 
 @pytest.mark.mlflow
