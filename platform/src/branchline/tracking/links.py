@@ -56,9 +56,18 @@ def mlflow_home_url(tracking_uri: str | None) -> str | None:
     return str(tracking_uri).rstrip("/") + "/" if is_browsable(tracking_uri) else None
 
 
+ML_VIEW = "?workflowType=machine_learning"
+"""MLflow 3's UI opens in its GenAI view (traces) unless told otherwise: a flow's runs are model training"""
+
+
+def mlflow_experiment_fragment(experiment_id: str) -> str:
+    """The UI's run table of an experiment, in its model-training view."""
+    return f"#/experiments/{quote(str(experiment_id))}/runs{ML_VIEW}"
+
+
 def mlflow_run_fragment(experiment_id: str, run_id: str) -> str:
     """The UI's route to a run (`#/experiments/1/runs/abc`): relative, so it works wherever the UI is served."""
-    return f"#/experiments/{quote(str(experiment_id))}/runs/{quote(run_id)}"
+    return f"#/experiments/{quote(str(experiment_id))}/runs/{quote(run_id)}{ML_VIEW}"
 
 
 def model_version_fragment(model: str, version: str) -> str:
