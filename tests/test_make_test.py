@@ -73,7 +73,7 @@ def test_without_root_setup_says_what_it_cannot_do_in_one_line_and_lets_the_test
     lines = (done.stdout + done.stderr).splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("testbed: not root, so the Docker engine cannot start and ")
-    assert "nodejs, npm cannot be installed" in lines[0]
+    assert "nodejs, npm, chromium cannot be installed" in lines[0]  # chromium: tests/review
     assert "sudo make test" in lines[0]
 
 
@@ -83,7 +83,7 @@ def test_install_refuses_without_root_naming_the_packages(public_dir: Path) -> N
     done = as_nobody("bash", str(scripts_copy(public_dir) / "install.sh"), path=path)
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # one line: what is missing, how to get it
-    assert "nodejs npm" in done.stderr and "sudo make testbed" in done.stderr
+    assert "nodejs npm chromium" in done.stderr and "sudo make testbed" in done.stderr
 
 
 def test_install_check_lists_node_and_npm_only_when_they_are_absent(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_install_check_lists_node_and_npm_only_when_they_are_absent(tmp_path: Pa
         check=True,
     ).stdout.split()
     assert {"nodejs", "npm"} <= set(without)
-    assert set(without) <= {"docker.io", "docker-registry", "debootstrap", "nodejs", "npm"}
+    assert set(without) <= {"docker.io", "docker-registry", "debootstrap", "nodejs", "npm", "chromium"}
     if shutil.which("node") and shutil.which("npm"):
         visible = subprocess.run(
             ["bash", str(REPO / "scripts/testbed/install.sh"), "--check"],

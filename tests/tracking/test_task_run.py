@@ -141,7 +141,13 @@ def test_in_task_mode_runs_a_whole_flow_without_recorder(ds: FlowDatastore, proj
     assert version.tags["flow"] == "TrainFlow" and version.tags["step"] == "train"
     # every task wrote its own record of what it put in MLflow into its datastore prefix
     records = {r["step"]: r for r in read_flow_evidence(ds, "TrainFlow", "r1")}
-    assert set(records) == {"start", "train", "end"}
+    assert set(records) == {"start", "train", "end", None}  # None: the flow run's own (its summary's metrics)
+    # the end task summarised the run on its parent run before closing it (in_task mode: no recorder)
+    parent = client.get_run(link["run_id"])
+    assert parent.data.metrics == {"accuracy": trained.data.metrics["accuracy"]}  # no gate here: every metric
+    assert parent.data.tags["branchline.summary.model"] == f"{name} v1"
+    assert parent.data.tags["branchline.summary.metric_sources"] == "accuracy=train/0"
+    assert records[None]["runs"][link["run_id"]]["metrics"] == parent.data.metrics
     assert records["train"]["model_versions"] == [{"name": name, "version": "1", "run_id": train["mlflow_run_id"]}]
     assert records["train"]["runs"][train["mlflow_run_id"]]["metrics"]["accuracy"] > 0.9
     assert records["train"]["namespace"] == NAMESPACE and records["start"]["model_versions"] == []

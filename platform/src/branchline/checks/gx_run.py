@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from branchline.checks.offline import offline_html
 from branchline.checks.result import ChecksError
 from branchline.config import find_project_root
 
@@ -21,7 +22,7 @@ CONFIG_FILE = "great_expectations.yml"
 
 @dataclass(frozen=True)
 class Validation:
-    """GX's result as JSON and its Data Docs page."""
+    """GX's result as JSON and its Data Docs page (self-contained: `checks.offline`)."""
 
     raw: dict[str, Any]
     html: str
@@ -102,5 +103,5 @@ def run_suite(df: Any, suite: Any) -> Validation:
     asset = context.data_sources.add_pandas("branchline").add_dataframe_asset(suite.name)
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": df})
     result = batch.validate(suite)
-    html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+    html = offline_html(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)))
     return Validation(raw=result.to_json_dict(), html=html)

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 from branchline.ci.github import PR_MARKER
+from branchline.tracking.links import (  # noqa: F401 (the CI's link builders, re-exported for its jobs)
+    console_base,
+    execution_console_url,
+    mlflow_home_url,
+    mlflow_run_url,
+    state_machine_console_url,
+)
+from branchline.tracking.markdown import code, number, signed
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,45 @@ class SmokeOutcome:
 
 
 @dataclass(frozen=True)
+class MetricLine:
+    """One headline metric of the PR's run next to production's champion (None: that side has none)."""
+
+    name: str
+    candidate: float | None
+    champion: float | None
+    higher_is_better: bool | None = None
+
+    @property
+    def difference(self) -> float | None:
+        if self.candidate is None or self.champion is None:
+            return None
+        return self.candidate - self.champion
+
+    def judgement(self) -> str:
+        """`better` / `worse` / `same` when the gate's threshold gives the metric a direction, else ``."""
+        diff = self.difference
+        if diff is None or self.higher_is_better is None:
+            return ""
+        if diff == 0:
+            return "same"
+        return "better" if (diff > 0) == self.higher_is_better else "worse"
+
+
+@dataclass(frozen=True)
 class VerdictLine:
-    """The PR comment's line for one gated flow: the gate's dry-run answer, `pass`, `fail` or `unavailable`
-    (with why). Not the gate's own `Verdict`, which it is made from."""
+    """The PR comment's part for one gated flow: the gate's dry-run answer, `pass`, `fail` or `unavailable`
+    (with why), and what it judged: headline metrics against the champion, the model version, the checks.
+    Not the gate's own `Verdict`, which it is made from."""
 
     flow: str
     status: str
     reasons: tuple[str, ...] = ()
+    metrics: tuple[MetricLine, ...] = ()
+    model: str | None = None
+    version: str | None = None
+    champion_version: str | None = None
+    checks: tuple[tuple[str, bool, int], ...] = ()
+    model_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,45 +102,7 @@ class DeployReport:
     run_url: str | None = None
 
 
-# ----------------------------------------------------------------------------- links
-
-
-def console_base(region: str) -> str:
-    domain = "console.amazonaws.cn" if region.startswith("cn-") else "console.aws.amazon.com"
-    return f"https://{region}.{domain}/states/home?region={region}"
-
-
-def state_machine_console_url(region: str, arn: str) -> str:
-    return f"{console_base(region)}#/statemachines/view/{quote(arn, safe='')}"
-
-
-def execution_console_url(region: str, execution_arn: str) -> str:
-    return f"{console_base(region)}#/v2/executions/details/{quote(execution_arn, safe='')}"
-
-
-def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
-    """A link into the MLflow UI, only for servers a browser can open (http/https)."""
-    if not tracking_uri.startswith(("http://", "https://")):
-        return None
-    return f"{tracking_uri.rstrip('/')}/#/experiments/{quote(experiment_id)}/runs/{quote(run_id)}"
-
-
-def mlflow_home_url(tracking_uri: str | None) -> str | None:
-    if not tracking_uri or not tracking_uri.startswith(("http://", "https://")):
-        return None
-    return tracking_uri.rstrip("/") + "/"
-
-
 # ----------------------------------------------------------------------------- Markdown
-
-
-def code(text: str, *, in_table: bool = True) -> str:
-    """`text` as a code span that no content can break out of."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    span = f"{fence}{pad}{text}{pad}{fence}"
-    return span.replace("|", "\\|") if in_table else span
 
 
 _STATUS_ICON = {"SUCCEEDED": "✅", "FAILED": "❌", "TIMED_OUT": "❌", "ABORTED": "❌", "RUNNING": "⏳",
@@ -114,6 +115,34 @@ def _icon(status: str) -> str:
 
 def _short(sha: str) -> str:
     return sha[:12] if re.fullmatch(r"[0-9a-f]{40}", sha) else sha
+
+
+_JUDGEMENT = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "": ""}
+
+
+def _judged(verdict: VerdictLine) -> list[str]:
+    """What the gate judged for one flow: its model version, checks and headline metrics vs the champion."""
+    if not (verdict.metrics or verdict.model or verdict.checks):
+        return []
+    lines = ["", f"**{code(verdict.flow, in_table=False)}**"]
+    facts = []
+    if verdict.model:
+        name = f"{code(verdict.model, in_table=False)} v{verdict.version}"
+        facts.append("model " + (f"[{name}]({verdict.model_url})" if verdict.model_url else name))
+    if verdict.checks:
+        facts.append("data checks " + ", ".join(
+            f"{'✅' if ok else '❌'} {code(suite, in_table=False)}" + ("" if ok else f" ({failed} failed)")
+            for suite, ok, failed in verdict.checks))
+    if facts:
+        lines += ["", " · ".join(facts)]
+    if verdict.metrics:
+        champion = f"champion v{verdict.champion_version}" if verdict.champion_version else "champion (none yet)"
+        lines += ["", f"| metric | this pull request | {champion} | difference |", "| --- | ---: | ---: | --- |"]
+        for m in verdict.metrics:
+            judged = _JUDGEMENT[m.judgement()]
+            lines.append(f"| {code(m.name)} | {number(m.candidate)} | {number(m.champion)} | "
+                         f"{signed(m.difference)}{' ' + judged if judged else ''} |")
+    return lines
 
 
 def render(report: DeployReport, marker: str | None = PR_MARKER) -> str:
@@ -154,6 +183,8 @@ def render(report: DeployReport, marker: str | None = PR_MARKER) -> str:
             why = "; ".join(verdict.reasons)
             lines.append(f"- {code(verdict.flow, in_table=False)}: {_icon(verdict.status)} {verdict.status}"
                          + (f" — {why}" if why else ""))
+        for verdict in report.verdicts:
+            lines += _judged(verdict)
     if report.run_url:
         lines += ["", f"<sub>Written by `branchline ci` in [this workflow run]({report.run_url}).</sub>"]
     return "\n".join(lines) + "\n"

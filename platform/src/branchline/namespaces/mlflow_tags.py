@@ -112,3 +112,28 @@ GATE_SUMMARY_TAG = "branchline.gate.summary"
 PREVIOUS_CHAMPION_TAG = "branchline.previous_champion"
 """on the promoted version and the registered model: the version `champion` replaced"""
 ROLLED_BACK_FROM_TAG = "branchline.rolled_back_from"
+
+# ----- the flow run's summary, on its parent run (`tracking.summary`): read it without opening child runs
+SUMMARY_TAG_PREFIX = "branchline.summary."
+SUMMARY_MODEL_TAG = "branchline.summary.model"
+"""`<registered model> v<version>` of each version the run registered (comma-separated)"""
+SUMMARY_MODEL_URL_TAG = "branchline.summary.model_url"
+SUMMARY_GATE_TAG = "branchline.summary.gate"
+"""`passed` / `failed`, with ` (dry run)` outside production; absent when no gate judged the run"""
+SUMMARY_GATE_DETAIL_TAG = "branchline.summary.gate_detail"
+SUMMARY_CHECKS_TAG = "branchline.summary.checks"
+"""`passed` when every data check of the run passed, else `failed: <suite>, ...`"""
+SUMMARY_METRIC_SOURCES_TAG = "branchline.summary.metric_sources"
+"""`<metric>=<task run>` for each headline metric: which task's value the parent run carries"""
+NOTE_TAG = "mlflow.note.content"
+"""MLflow's run description, rendered as Markdown on the run page"""
+
+
+def summary_check_tag(suite: str) -> str:
+    """`branchline.summary.check.<suite>`: `passed` or `failed (<n> failed)` (not the gate's `checks.` keys)."""
+    return f"{SUMMARY_TAG_PREFIX}check.{suite}"
+
+
+def summary_link_tag(kind: str) -> str:
+    """`branchline.summary.<kind>_url` (commit, pull_request, workflow_run, execution, image)."""
+    return f"{SUMMARY_TAG_PREFIX}{kind}_url"

@@ -66,4 +66,5 @@ def ci_context() -> dict[str, Any] | None:
         return None
     ref = os.environ.get("GITHUB_REF", "")
     pr = ref.split("/")[2] if ref.startswith("refs/pull/") else None
-    return {"event": os.environ.get("GITHUB_EVENT_NAME"), "pr_number": pr, "run_id": os.environ.get("GITHUB_RUN_ID")}
+    return {"event": os.environ.get("GITHUB_EVENT_NAME"), "pr_number": pr, "run_id": os.environ.get("GITHUB_RUN_ID"),
+            "repository": os.environ.get("GITHUB_REPOSITORY"), "server_url": os.environ.get("GITHUB_SERVER_URL")}

@@ -31,6 +31,11 @@ def evidence_key(ds: FlowDatastore, flow: str, run_id: str, step: str, task_id: 
     return f"{ds.task_key(flow, run_id, step, task_id)}/{EVIDENCE_DIR}/{mlflow_run_id}.json"
 
 
+def flow_evidence_key(ds: FlowDatastore, flow: str, run_id: str, mlflow_run_id: str) -> str:
+    """The flow run's own record (what its summary copied onto the parent run), beside its tasks'."""
+    return f"{ds.run_key(flow, run_id)}/{EVIDENCE_DIR}/{mlflow_run_id}.json"
+
+
 def run_record(run: Run) -> dict[str, Any]:
     """What the gate reads of one run: its latest metrics and its check outcome tags."""
     tags = dict(run.data.tags)

@@ -31,6 +31,7 @@ from branchline.datastore.storage import LocalStorage, storage_from_url
 from branchline.errors import BranchlineError, ServiceUnreachable
 from branchline.tracking.connect import TrackingError, TrackingSession, connect
 from branchline.tracking.runs import close_parent, open_parent, read_link, record_task, write_link
+from branchline.tracking.summary import summarize_before_close
 from branchline.tracking.tags import FINAL_RUN_STATUSES, FINAL_TASK_STATUSES, iso_to_ms
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_ORPHANED = 0, 1, 2, 3
@@ -210,6 +211,7 @@ class Recorder:
                 status = "KILLED"
                 break
             time.sleep(self.args.poll_interval)
+        summarize_before_close(session, self.ds, self.link, {**run_doc, "project": self.args.project})
         close_parent(session, self.link["run_id"], status, iso_to_ms(run_doc.get("finished")))
         write_link(self.ds, self.args.flow, self.args.run_id, {**self.link, "recorded": True, "status": status})
         return EXIT_ORPHANED if status == "KILLED" else EXIT_OK

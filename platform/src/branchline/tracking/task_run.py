@@ -30,9 +30,11 @@ from typing import Any, Literal
 
 from branchline.datastore.artifacts import FlowDatastore
 from branchline.errors import BranchlineError, ServiceUnreachable
+from branchline.namespaces.mlflow_tags import EXECUTION_ARN_TAG
 from branchline.tracking.connect import TrackingError, TrackingSession, bound_http_retries, connect
 from branchline.tracking.evidence import record_task_evidence
 from branchline.tracking.runs import close_parent, create_task_run, open_parent, read_link, set_tags, write_link
+from branchline.tracking.summary import summarize_before_close
 from branchline.tracking.tags import run_tags, task_tags
 
 Mode = Literal["recorder", "in_task"]
@@ -141,7 +143,9 @@ def finish_flow_run(ctx: TaskTracking, *, failed: bool) -> None:
     if not link or not link.get("run_id") or link.get("recorded"):
         return
     status = "FAILED" if failed else "FINISHED"
-    close_parent(connect(ctx.tracking_uri), link["run_id"], status, None)
+    session = connect(ctx.tracking_uri)
+    summarize_before_close(session, ctx.datastore, link, _run_doc(ctx))
+    close_parent(session, link["run_id"], status, None)
     write_link(ctx.datastore, ctx.flow, ctx.run_id, {**link, "recorded": True, "status": status})
 
 
@@ -170,6 +174,14 @@ def _open(handle: TaskRunHandle) -> None:
 
 def _minimal_run_doc(ctx: TaskTracking) -> dict[str, Any]:
     return {"flow": ctx.flow, "run_id": ctx.run_id, "namespace": ctx.namespace, "project": ctx.project}
+
+
+def _run_doc(ctx: TaskTracking) -> dict[str, Any]:
+    """run.json with this task's identity (a container's execution ARN and image come from its context)."""
+    doc = {**(ctx.datastore.read_run(ctx.flow, ctx.run_id) or {}), **_minimal_run_doc(ctx)}
+    if ctx.tags.get(EXECUTION_ARN_TAG) and not doc.get("execution_arn"):
+        doc["execution_arn"] = ctx.tags[EXECUTION_ARN_TAG]
+    return doc
 
 
 def _wait_link(ctx: TaskTracking) -> dict[str, Any]:
@@ -203,6 +215,7 @@ def _ensure_parent(session: TrackingSession, ctx: TaskTracking) -> dict[str, Any
 
 def _close_parent_in_task(session: TrackingSession, handle: TaskRunHandle) -> None:
     ctx, link = handle.ctx, handle.link or {}
+    summarize_before_close(session, ctx.datastore, link, _run_doc(ctx))
     close_parent(session, link["run_id"], "FINISHED", None)
     write_link(ctx.datastore, ctx.flow, ctx.run_id, {**link, "recorded": True, "status": "FINISHED"})
 
