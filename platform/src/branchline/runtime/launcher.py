@@ -33,6 +33,7 @@ from branchline.runtime.local import LocalRunner, RunOptions, RunResult
 from branchline.runtime.pypi_env import ensure_env, exec_command
 from branchline.runtime.run_info import ci_context, git_context, local_namespace, local_placement
 from branchline.runtime.tracking_bridge import TrackingBridge
+from branchline.runtime.warmup import warm_up
 
 ARTIFACT_PARAM = "__branchline_artifact__"
 """How the run record holds a binary IncludeFile: the sha of its content in the object store."""
@@ -167,6 +168,8 @@ class LocalSession:
         if not options.quiet:
             self.console.print(f"[bold]{verb}[/] {flow}/{run_id} (namespace {self.namespace})")
         t0 = time.perf_counter()
+        # Before the first fork: each task inherits what the parent imported (runtime/warmup.py says why).
+        warm_up(self.config.root, self.flow_file, self.config.tracking_uri if self.config.tracking_enabled else None)
         runner = LocalRunner(
             self.flow_cls,
             self.graph,
