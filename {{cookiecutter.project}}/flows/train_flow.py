@@ -75,8 +75,7 @@ class TrainFlow(FlowSpec):
     def end(self):
         """The promotion gate: in `prod` it moves the alias `champion` on pass; elsewhere it is a dry run."""
         outcome = evaluate_in_flow()
-        self.gate = outcome.as_dict()
-        print(f"gate: {outcome.verdict.summary} -> {self.gate['action']}")
+        self.gate = outcome.as_dict()  # the gate printed its verdict and table already
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import shutil
 import signal
 import sys
 import time
@@ -110,6 +111,9 @@ class LocalRunner:
         self._selector = selectors.DefaultSelector()
         self._closes = {n.name: closed_split(graph, n.name) for n in graph if n.is_join}
         self._forced = self._descendants(options.resume_step) if options.resume_step else set()
+        # A task's stdout is a file, so Rich would wrap its tables at 80 columns; the lines are echoed here
+        # behind a `[step/task] ` prefix: give tasks this terminal's width less that prefix (COLUMNS wins).
+        self._task_columns = str(max(80, shutil.get_terminal_size((132, 24)).columns - 12))
 
     # ----- graph walking
     def _descendants(self, step: str) -> set[str]:
@@ -200,6 +204,7 @@ class LocalRunner:
             try:
                 os.setpgid(0, 0)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.environ.setdefault("COLUMNS", self._task_columns)
                 with open(out_path, "ab", buffering=0) as out, open(err_path, "ab", buffering=0) as err:
                     os.dup2(out.fileno(), 1)
                     os.dup2(err.fileno(), 2)
