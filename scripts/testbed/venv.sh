@@ -5,7 +5,7 @@
 # The Makefile names STAMP after a hash of what the venv installs (requirements-dev.txt, platform/pyproject.toml),
 # so this runs when their content changes, never because of a checkout's new mtimes. An existing venv is
 # updated in place (pip installs only what changed); a missing or broken one is created. pip's output goes to
-# VENV/install.log and is shown only on failure: on success this prints one line before and one after.
+# VENV/install.log and is shown only on failure; while it runs, a progress line counts the packages.
 set -euo pipefail
 
 python=$1 venv=$2 stamp=$3
@@ -26,8 +26,25 @@ else
     "$python" -m venv "$venv" || fail "$python -m venv $venv failed (Debian: apt-get install python3-venv)"
 fi
 
+# Progress while pip works (it takes minutes the first time): on a terminal one line counting the packages pip
+# has resolved, rewritten in place; otherwise a line every 25 packages. pip's own output stays in the log.
+progress() {
+    local tty=0
+    [ -t 1 ] && tty=1
+    awk -v tty="$tty" '
+        /^(Collecting |Requirement already satisfied)/ {
+            n++
+            if (tty) printf "\rvenv: %d packages resolved", n
+            else if (n % 25 == 0) printf "venv: %d packages resolved\n", n
+            fflush()
+        }
+        /^Installing collected packages/ { printf "%svenv: installing %d packages\n", (tty ? "\r" : ""), n; fflush() }
+    '
+}
+
 rm -f "$venv"/.installed*  # stale stamps: a failed install must not leave an older one looking valid
-if ! { "$venv/bin/python" -m pip install --upgrade pip && "$venv/bin/python" -m pip install -r requirements-dev.txt; } >"$log" 2>&1; then
+if ! { "$venv/bin/python" -m pip install --upgrade pip && "$venv/bin/python" -m pip install -r requirements-dev.txt; } 2>&1 \
+        | tee "$log" | progress; then
     tail -n 40 "$log" >&2
     fail "pip install failed (last lines above; full log: $log)"
 fi
