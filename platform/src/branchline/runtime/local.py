@@ -284,7 +284,8 @@ class LocalRunner:
         if running.timed_out and self.graph[step].decorator("catch") and not running.fallback:
             self._launch(step, task_id, attempt, fallback=TaskError("Timeout", message))
             return
-        self.reporter.failed(step, task_id, message)
+        # The live line names it; the run's final error (failure_message) prints the whole message once.
+        self.reporter.failed(step, task_id, message.splitlines()[0] if message else message)
         self._failed = record
 
     def _record_for_worker(
