@@ -38,7 +38,7 @@ progress() {
             else if (n % 25 == 0) printf "venv: %d packages resolved\n", n
             fflush()
         }
-        /^Installing collected packages/ { printf "%svenv: installing %d packages\n", (tty ? "\r" : ""), n; fflush() }
+        /^Installing collected packages/ { printf "%svenv: %d packages resolved, installing what is missing\n", (tty ? "\r" : ""), n; fflush() }
     '
 }
 
