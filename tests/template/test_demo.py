@@ -9,7 +9,6 @@ stopped once its page answers.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -56,15 +55,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_the_demo_is_quiet_and_prints_the_gate_once(demo: tuple[str, list[str]]) -> None:
-    output, _ = demo
+def test_the_demo_is_quiet_and_every_printed_next_step_works_as_printed(demo: tuple[str, list[str]]) -> None:
+    # One test, not two: on two xdist workers each would run its own demo, and one's teardown would uninstall
+    # the project the other is using.
+    output, steps = demo
     assert "the sample flow ran end to end" in output
     assert "deprecat" not in output.lower()
-    assert len(re.findall(r"would promote \S+ v\d+ to champion", output)) == 1  # the verdict, once
-
-
-def test_every_printed_next_step_works_as_printed(demo: tuple[str, list[str]]) -> None:
-    _, steps = demo
+    assert output.count("would promote") == 1, output[-6000:]  # the gate's verdict, once
     enter, commands = steps[:2], steps[2:]
     assert enter[0].startswith("source ") and enter[0].endswith("/bin/activate") and enter[1].startswith("cd ")
     assert "branchline ui" in commands and any(c.endswith(" show") for c in commands)
