@@ -1,5 +1,9 @@
 """Teardown: find everything of one namespace and plan its deletion (executed by the same executor).
 
+In-flight work goes first: the schedules (they start executions), then the namespace's running executions are
+stopped and its Batch jobs terminated (`plan_stop`), and the caller waits for those jobs to end before anything
+is deleted (`plan_teardown`), so a task still running cannot write data back under a prefix already emptied.
+
 Found by tags where the tagging API covers the service (Step Functions), by listing with tags
 (Batch job definitions), by description (Scheduler schedules take no tags) and by key prefix
 (S3, `branchline/<project>/<namespace>/`, slash included so `br-a` never matches `br-ab`).
@@ -26,6 +30,10 @@ class ProductionTeardownRefused(BranchlineError):
     """`prod` is torn down only with an explicit flag."""
 
 
+ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+STOP_REASON = "branchline teardown of the namespace"
+
+
 @dataclass
 class NamespaceResources:
     state_machines: list[str] = field(default_factory=list)
@@ -33,10 +41,15 @@ class NamespaceResources:
     schedules: list[str] = field(default_factory=list)
     bucket: str | None = None
     s3_keys: list[str] = field(default_factory=list)
+    executions: list[str] = field(default_factory=list)
+    """ARNs of the namespace's RUNNING executions."""
+    jobs: list[str] = field(default_factory=list)
+    """Ids of the namespace's Batch jobs that have not ended."""
 
     @property
     def empty(self) -> bool:
-        return not (self.state_machines or self.job_definitions or self.schedules or self.s3_keys)
+        return not (self.state_machines or self.job_definitions or self.schedules or self.s3_keys
+                    or self.executions or self.jobs)
 
 
 def tagged_state_machines(clients: ClientFactory, names: Names) -> dict[str, dict[str, str]]:
@@ -70,8 +83,57 @@ def _s3_keys(clients: ClientFactory, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def find_resources(clients: ClientFactory, names: Names, bucket: str | None) -> NamespaceResources:
-    """Everything of `names.namespace`: machines, ACTIVE job definition revisions, schedules, S3 keys."""
+def _running_executions(clients: ClientFactory, machines: list[str]) -> list[str]:
+    sfn = clients("stepfunctions")
+    found = []
+    for arn in machines:
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
+            found += [item["executionArn"] for item in page.get("executions", [])]
+    return found
+
+
+def _job_definition_names(clients: ClientFactory, names: Names) -> set[str]:
+    """Names of every job definition of the namespace, of any status (a running job may use an old revision)."""
+    want = {TAG_PROJECT: names.project, TAG_NAMESPACE: names.namespace}
+    found = set()
+    for page in clients("batch").get_paginator("describe_job_definitions").paginate():
+        for jd in page.get("jobDefinitions", []):
+            if all((jd.get("tags") or {}).get(k) == v for k, v in want.items()):
+                found.add(jd["jobDefinitionName"])
+    return found
+
+
+def _job_name_of(arn: str) -> str:
+    """`…:job-definition/<name>:<revision>` → name."""
+    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def unfinished_jobs(clients: ClientFactory, queues: list[str], definitions: set[str]) -> list[str]:
+    """Ids of the jobs on `queues` that run one of `definitions` (names) and have not ended."""
+    if not definitions:
+        return []
+    batch = clients("batch")
+    found = []
+    for queue in queues:
+        for status in ACTIVE_JOB_STATUSES:
+            for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
+                found += [job["jobId"] for job in page.get("jobSummaryList", [])
+                          if _job_name_of(str(job.get("jobDefinition", ""))) in definitions]
+    return sorted(set(found))
+
+
+def job_queues(clients: ClientFactory) -> list[str]:
+    """Every job queue in the account and region (branches share one; a namespace's jobs may be on any)."""
+    queues = []
+    for page in clients("batch").get_paginator("describe_job_queues").paginate():
+        queues += [q["jobQueueName"] for q in page.get("jobQueues", [])]
+    return queues
+
+
+def find_resources(clients: ClientFactory, names: Names, bucket: str | None, *, queues: list[str] | None = None,
+                   keep_keys: frozenset[str] = frozenset()) -> NamespaceResources:
+    """Everything of `names.namespace`: machines, ACTIVE job definitions, schedules, S3 keys (but `keep_keys`),
+    running executions and unfinished jobs (on `queues`, default every queue)."""
     found = NamespaceResources(bucket=bucket)
     tagged = tagged_state_machines(clients, names)
     found.job_definitions = job_definitions(clients, names)
@@ -80,8 +142,11 @@ def find_resources(clients: ClientFactory, names: Names, bucket: str | None) -> 
     named = {by_name[n] for n in (names.state_machine(f) for f in flows if f) if n in by_name}
     found.state_machines = sorted(set(tagged) | named)
     found.schedules = _schedules(clients, names)
+    found.executions = _running_executions(clients, found.state_machines)
+    found.jobs = unfinished_jobs(clients, job_queues(clients) if queues is None else queues,
+                                 _job_definition_names(clients, names))
     if bucket:
-        found.s3_keys = _s3_keys(clients, bucket, names.s3_prefix() + "/")
+        found.s3_keys = [k for k in _s3_keys(clients, bucket, names.s3_prefix() + "/") if k not in keep_keys]
     return found
 
 
@@ -95,11 +160,20 @@ def flow_resources(found: NamespaceResources, names: Names, flow: str) -> Namesp
     )
 
 
-def plan_teardown(found: NamespaceResources, names: Names) -> Plan:
-    """Schedules first (they start executions), then machines, job definitions, data."""
+def plan_stop(found: NamespaceResources) -> Plan:
+    """Schedules first (they start executions), then stop running executions and terminate unfinished jobs."""
     calls = [Call("scheduler", "delete_schedule", {"Name": n, "GroupName": SCHEDULE_GROUP},
                   f"delete schedule {n}", resource=n) for n in found.schedules]
-    calls += [Call("stepfunctions", "delete_state_machine", {"stateMachineArn": arn},
+    calls += [Call("stepfunctions", "stop_execution", {"executionArn": arn, "cause": STOP_REASON},
+                   f"stop execution {arn.rsplit(':', 1)[1]}", resource=arn) for arn in found.executions]
+    calls += [Call("batch", "terminate_job", {"jobId": job, "reason": STOP_REASON},
+                   f"terminate Batch job {job}", resource=job) for job in found.jobs]
+    return Plan(calls)
+
+
+def plan_teardown(found: NamespaceResources, names: Names) -> Plan:
+    """Machines (with versions and aliases), job definitions, data: after `plan_stop`'s calls and their end."""
+    calls = [Call("stepfunctions", "delete_state_machine", {"stateMachineArn": arn},
                    f"delete state machine {arn.rsplit(':', 1)[1]} (with its versions and aliases)", resource=arn)
               for arn in found.state_machines]
     calls += [Call("batch", "deregister_job_definition", {"jobDefinition": jd.arn},
