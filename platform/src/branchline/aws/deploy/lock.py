@@ -183,6 +183,17 @@ class Lease:
     _mutex: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self) -> None:
+        """Before each write: the lock object must still be ours (one HEAD; the heartbeat may not have run yet)."""
+        with self._mutex:
+            if not self.lost:
+                try:
+                    etag = self.s3.head_object(Bucket=self.bucket, Key=self.key)["ETag"]
+                except Exception as exc:
+                    if _code(exc) not in _MISSING:
+                        raise
+                    etag = ""
+                if etag != self.etag:
+                    self.lost = "its lock object was replaced" if etag else "its lock object was deleted"
         if self.lost:
             raise LockLost(f"lost the lock of namespace {self.record.namespace}: {self.lost}",
                            hint="another writer took the namespace over after our lease expired; re-run to converge")
