@@ -158,12 +158,12 @@ class ActRun:
     output: str
     seconds: float
 
-    def job_ran(self, workflow: str, job: str) -> bool:
-        return f"[{workflow}/{job}" in self.output
+    def job_ran(self, job: str) -> bool:
+        """Whether act started job `job` (its id: act runs with --log-prefix-job-id)."""
+        return any(line.startswith(f"[{job}] ") for line in self.output.splitlines())
 
-    def job_succeeded(self, workflow: str, job: str) -> bool:
-        return any(line.startswith(f"[{workflow}/{job}") and "Job succeeded" in line
-                   for line in self.output.splitlines())
+    def job_succeeded(self, job: str) -> bool:
+        return any(line.startswith(f"[{job}] ") and "Job succeeded" in line for line in self.output.splitlines())
 
     def tail(self, lines: int = 80) -> str:
         return "\n".join(self.output.splitlines()[-lines:])

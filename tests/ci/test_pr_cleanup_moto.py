@@ -191,3 +191,27 @@ def test_cleanup_without_a_token_tears_nothing_down(project: Project, tmp_path: 
     assert "GITHUB_TOKEN is not set: cannot list the open pull requests of this branch" in done.stderr
     assert "pull-requests: read" in done.stderr and "Traceback" not in done.stderr
     assert names.state_machine(FLOW) in state_machine_arns(client)
+
+
+def test_an_older_run_that_deploys_second_is_superseded_and_changes_nothing(
+    project: Project, github: GitHubServer, tmp_path: Path
+) -> None:
+    """Two pushes racing: run 6 (the newer push) deployed first; run 5 then finds a newer deploy, exits 0 and
+    writes no comment, so the namespace and the PR comment keep describing the newer commit."""
+    branch = "feature/race"
+    names = Names(project.name, namespace_for_branch(branch))
+    newer = pr_env(tmp_path / "run6", project, branch, number=21, api_url=github.url) | {"GITHUB_RUN_NUMBER": "6"}
+    done = run_ci(project.root, newer, "pr", "--image", IMAGE)
+    assert done.returncode == 0, done.stderr
+    (comment,) = github.fake.on_issue(21)
+    older = pr_env(tmp_path / "run5", project, branch, number=21, api_url=github.url) | {"GITHUB_RUN_NUMBER": "5"}
+    late = run_ci(project.root, older, "pr", "--image", IMAGE.replace("b" * 64, "c" * 64))
+    assert late.returncode == 0, late.stderr
+    assert "superseded: namespace" in late.stderr and "already has a newer deploy (order 6" in late.stderr
+    assert late.stdout == "" and "Traceback" not in late.stderr
+    assert github.fake.on_issue(21) == [comment]
+    arn = state_machine_arns(client)[names.state_machine(FLOW)]
+    assert state_machine(client, arn).aliases["live"] == (f"{arn}:1",)
+    arns = [jd.arn for jd in job_definitions(client, names)]
+    described = client("batch").describe_job_definitions(jobDefinitions=arns)["jobDefinitions"]
+    assert len(described) == 3 and {d["containerProperties"]["image"] for d in described} == {IMAGE}
