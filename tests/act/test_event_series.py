@@ -200,7 +200,7 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     ok(run, "release")
     now = state(bed)
     (prod_deps,) = [t for t in now["images"][prod_repo] if t.startswith("deps-")]
-    assert sorted(now["images"][prod_repo]) == sorted([prod_deps, f"prod-{merged[:12]}"]), now["images"]
+    assert now["images"] == {repo: [deps_tag], prod_repo: sorted([prod_deps, f"prod-{merged}"])}
     assert now["namespaces"]["prod"] == {"versions": [1], "live": 1, "sha": merged}
     fake.close_pull(2)
     run = bed.act("cleanup.yml", "pull_request", bed.pull_request_event("closed", 2, OTHER, head2), sha=head2)
@@ -213,7 +213,9 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
         proj.package_name(bed.project), "v3")})
     ok(bed.act("release.yml", "push", {"ref": "refs/heads/main", "after": second,
                                        "repository": {"full_name": series.REPOSITORY}}, sha=second), "release")
-    assert state(bed)["namespaces"]["prod"] == {"versions": [1, 2], "live": 2, "sha": second}
+    now = state(bed)
+    assert now["namespaces"]["prod"] == {"versions": [1, 2], "live": 2, "sha": second}
+    assert now["images"][prod_repo] == sorted([prod_deps, f"prod-{merged}", f"prod-{second}"])  # no new build
     rolled = subprocess.run([str(bed.runner_bin / "branchline"), "rollback", "-n", "prod", "--flow", FLOW],
                             cwd=bed.project, env={**os.environ}, capture_output=True, text=True, timeout=120)
     assert rolled.returncode == 0, rolled.stderr
