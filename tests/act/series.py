@@ -20,11 +20,14 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from tests.e2e import project as proj
 from tests.template.rendering import REPO_ROOT
@@ -33,7 +36,8 @@ ACTIONS = Path(__file__).resolve().parent / "actions"
 STAND_INS = {"actions/checkout": "checkout", "actions/setup-python": "setup-python",
              "aws-actions/configure-aws-credentials": "configure-aws-credentials"}
 _USES = re.compile(r"^\s*-?\s*uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})", re.MULTILINE)
-ACCOUNT = "123456789012"
+ACCOUNT = "123456789012"  # development: branch namespaces
+PRODUCTION_ACCOUNT = "222222222222"  # production's own account: only the release role reaches it
 REGION = "us-east-1"
 REPOSITORY = "acme/churn"
 TOKEN = "ghs_act_series_token"
@@ -82,30 +86,59 @@ def act_binary() -> str:
 
 @dataclass
 class Infra:
-    """Single account: the branch and production roles, queues and bucket the project stack would create."""
+    """What the two project stacks would create: branch roles, queue and bucket in the development account,
+    production's roles, queue and bucket in the production account (the template's recommended mode)."""
 
     roles: dict[str, str]
     queues: dict[str, str]
     bucket: str
+    production_bucket: str
 
 
-def create_infra(prefix: str, client: Any) -> Infra:
+def account_credentials(endpoint: str, account: str) -> dict[str, str]:
+    """AWS_* variables acting in `account` of the moto server (credentials from AssumeRole into it)."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="admin",
+                       aws_secret_access_key="admin")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="admin")["Credentials"]
+    return {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION}
+
+
+def account_client(endpoint: str, account: str) -> Any:
+    """A client factory acting in `account` of the moto server."""
+    env = account_credentials(endpoint, account)
+
+    def make(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=env["AWS_SESSION_TOKEN"])
+
+    return make
+
+
+def _account_infra(prefix: str, client: Any, kinds: tuple[str, ...], queue: str, bucket: str) -> tuple[dict, str]:
     iam, batch = client("iam"), client("batch")
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
         "Principal": {"Service": ["states.amazonaws.com", "batch.amazonaws.com", "ecs-tasks.amazonaws.com"]}}]})
     roles = {kind: iam.create_role(RoleName=f"{prefix}-{kind}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-             for kind in ("states-branch", "job-branch", "states-prod", "job-prod", "batch", "ci", "release",
-                          "prune")}
+             for kind in (*kinds, "batch")}
     env = batch.create_compute_environment(computeEnvironmentName=f"{prefix}-ce", type="UNMANAGED", state="ENABLED",
                                            serviceRole=roles["batch"])["computeEnvironmentArn"]
-    queues = {}
-    for kind in ("branches", "prod"):
-        queues[kind] = f"{prefix}-{kind}"
-        batch.create_job_queue(jobQueueName=queues[kind], state="ENABLED", priority=1,
-                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}])
-    bucket = f"{prefix}-data"
+    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}])
     client("s3").create_bucket(Bucket=bucket)
-    return Infra(roles, queues, bucket)
+    return roles, queue
+
+
+def create_infra(prefix: str, client: Any, production_client: Any) -> Infra:
+    roles, branches = _account_infra(prefix, client, ("states-branch", "job-branch", "ci", "prune"),
+                                     f"{prefix}-branches", f"{prefix}-data")
+    prod_roles, prod = _account_infra(prefix, production_client, ("states-prod", "job-prod", "release"),
+                                      f"{prefix}-prod", f"{prefix}-data-prod")
+    return Infra({**roles, **prod_roles}, {"branches": branches, "prod": prod}, f"{prefix}-data",
+                 f"{prefix}-data-prod")
 
 
 def configure(project: Path, infra: Infra, endpoint: str, registry: str, base_image: str) -> None:
@@ -120,7 +153,8 @@ def configure(project: Path, infra: Infra, endpoint: str, registry: str, base_im
         "states_role_arn": infra.roles["states-branch"], "job_role_arn": infra.roles["job-branch"],
         "production_states_role_arn": infra.roles["states-prod"], "production_job_role_arn": infra.roles["job-prod"],
         "scheduler_role_arn": infra.roles["states-prod"], "job_queue": infra.queues["branches"],
-        "production_job_queue": infra.queues["prod"], "bucket": infra.bucket, "production_bucket": infra.bucket,
+        "production_job_queue": infra.queues["prod"], "bucket": infra.bucket,
+        "production_bucket": infra.production_bucket,
         "image_repository": f"{registry}/{project.name}",
         "production_image_repository": f"{registry}/{project.name}-prod",
         "region": REGION})
@@ -184,6 +218,7 @@ class Bed:
     api_url: str
     infra: Infra
     pins: dict[str, str]
+    production_client: Any
     run_numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
     runs: list[ActRun] = field(default_factory=list)
 
@@ -226,8 +261,6 @@ class Bed:
 
     def act(self, workflow: str, event_name: str, event: dict[str, Any], *, sha: str, job: str | None = None) -> ActRun:
         """Run one workflow file for one event, the runner's checkout of `sha` being act's working directory."""
-        import time
-
         where = self.work / "runs" / f"{len(self.runs):02d}-{workflow.removesuffix('.yml')}"
         checkout = where / "repo"
         subprocess.run(["git", "clone", "--quiet", str(self.origin), str(checkout)], check=True, timeout=60)
@@ -261,9 +294,10 @@ def prepare(work: Path, *, endpoint: str, registry: str, docker_host: str, base_
     """Render, configure and push the project; build the runner; create the infra."""
     slug = f"act-{uuid.uuid4().hex[:6]}"
     project = proj.render(work / "out", project_name=slug, artifact_bucket=f"{slug}-data", aws_region=REGION,
-                          aws_account_id=ACCOUNT, aws_production_account_id=ACCOUNT,
+                          aws_account_id=ACCOUNT, aws_production_account_id=PRODUCTION_ACCOUNT,
                           branchline_source=proj.PLATFORM_SOURCE)
-    infra = create_infra(slug, client)
+    production_client = account_client(endpoint, PRODUCTION_ACCOUNT)
+    infra = create_infra(slug, client, production_client)
     image_wheels = wheelhouse(proj.third_party_requirements(IMAGE_REQUIREMENTS))
     runner_wheels = wheelhouse([*proj.third_party_requirements(IMAGE_REQUIREMENTS), *RUNNER_TOOLS])
     configure(project, infra, endpoint, registry, base_image)
@@ -277,4 +311,4 @@ def prepare(work: Path, *, endpoint: str, registry: str, docker_host: str, base_
     git(project, "push", "--quiet", "origin", "main")
     runner_bin = runner_venv(work / "runner", runner_wheels)
     return Bed(work, project, origin, runner_bin, image_wheels, endpoint, registry, docker_host, api_url, infra,
-               action_pins(project / ".github" / "workflows"))
+               action_pins(project / ".github" / "workflows"), production_client)

@@ -71,10 +71,21 @@ def bed(tmp_path: Path, moto_server_docker: str, docker_engine: str, local_regis
 
 
 def state(bed: series.Bed) -> dict[str, Any]:
-    """Everything of the project that exists, each read through its own service's listing."""
-    project = bed.name
+    """Everything of the project that exists in either account, each read through its own service's listing."""
+    repositories = (bed.name, f"{bed.name}-prod")
+    found: dict[str, Any] = {"namespaces": {}, "job_definitions": {}, "s3": [],
+                             "images": {repo: registry_tags(bed.registry, repo) for repo in repositories}}
+    for make, bucket in ((client, bed.infra.bucket), (bed.production_client, bed.infra.production_bucket)):
+        one = account_state(make, bucket, bed.name)
+        found["namespaces"] |= one["namespaces"]
+        found["job_definitions"] |= one["job_definitions"]
+        found["s3"] = sorted(found["s3"] + one["s3"])
+    return found
+
+
+def account_state(make: Any, bucket: str, project: str) -> dict[str, Any]:
     namespaces: dict[str, dict[str, Any]] = {}
-    sfn = client("stepfunctions")
+    sfn = make("stepfunctions")
     for machine in sfn.list_state_machines()["stateMachines"]:
         arn = machine["stateMachineArn"]
         tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]}
@@ -85,17 +96,16 @@ def state(bed: series.Bed) -> dict[str, Any]:
         (route,) = sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:live")["routingConfiguration"]
         namespaces[tags["branchline:namespace"]] = {
             "versions": versions, "live": int(route["stateMachineVersionArn"].rsplit(":", 1)[1]),
-            "sha": tags["branchline:git-sha"]}
+            "sha": tags["branchline:git-sha"], "account": arn.split(":")[4]}
     job_definitions: dict[str, int] = {}
-    for page in client("batch").get_paginator("describe_job_definitions").paginate(status="ACTIVE"):
+    for page in make("batch").get_paginator("describe_job_definitions").paginate(status="ACTIVE"):
         for jd in page["jobDefinitions"]:
             tags = jd.get("tags") or {}
             if tags.get("branchline:project") == project:
                 job_definitions[tags["branchline:namespace"]] = job_definitions.get(tags["branchline:namespace"], 0) + 1
-    listed = client("s3").list_objects_v2(Bucket=bed.infra.bucket, Prefix=f"branchline/{project}/", Delimiter="/")
-    prefixes = sorted(p["Prefix"].split("/")[2] for p in listed.get("CommonPrefixes", []))
-    return {"namespaces": namespaces, "job_definitions": job_definitions, "s3": prefixes,
-            "images": {repo: registry_tags(bed.registry, repo) for repo in (project, f"{project}-prod")}}
+    listed = make("s3").list_objects_v2(Bucket=bucket, Prefix=f"branchline/{project}/", Delimiter="/")
+    prefixes = [p["Prefix"].split("/")[2] for p in listed.get("CommonPrefixes", [])]
+    return {"namespaces": namespaces, "job_definitions": job_definitions, "s3": prefixes}
 
 
 def registry_tags(registry: str, repository: str) -> list[str]:
@@ -113,8 +123,11 @@ def comments(github: GitHubServer, number: int) -> list[str]:
 
 
 def lock_objects(bed: series.Bed) -> list[str]:
-    listed = client("s3").list_objects_v2(Bucket=bed.infra.bucket, Prefix=f"branchline/{bed.name}/")
-    return [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith("/.lock.json")]
+    found = []
+    for make, bucket in ((client, bed.infra.bucket), (bed.production_client, bed.infra.production_bucket)):
+        listed = make("s3").list_objects_v2(Bucket=bucket, Prefix=f"branchline/{bed.name}/")
+        found += [f"{bucket}/{o['Key']}" for o in listed.get("Contents", []) if o["Key"].endswith("/.lock.json")]
+    return found
 
 
 def ok(run: series.ActRun, *jobs: str) -> None:
@@ -147,7 +160,8 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     now = state(bed)
     (deps_tag,) = now["images"][repo]
     assert deps_tag.startswith("deps-")
-    assert now == {"namespaces": {ns1: {"versions": [1], "live": 1, "sha": head1}},
+    dev, prod_account = series.ACCOUNT, series.PRODUCTION_ACCOUNT
+    assert now == {"namespaces": {ns1: {"versions": [1], "live": 1, "sha": head1, "account": dev}},
                    "job_definitions": {ns1: len(STEPS)}, "s3": [ns1], "images": {repo: [deps_tag], prod_repo: []}}
     (first_comment,) = comments(github, 1)
     assert first_comment.startswith("<!-- branchline:pr -->") and ns1 in first_comment and head1[:12] in first_comment
@@ -160,7 +174,7 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     assert "already in the registry: no build" in run.output and "building" not in run.output.split("no build")[1]
     assert smoke_succeeded(run)
     now = state(bed)
-    assert now["namespaces"] == {ns1: {"versions": [1, 2], "live": 2, "sha": head1b}}
+    assert now["namespaces"] == {ns1: {"versions": [1, 2], "live": 2, "sha": head1b, "account": dev}}
     assert now["job_definitions"] == {ns1: 2 * len(STEPS)}  # version 1's revisions kept for rollback
     assert now["images"] == {repo: [deps_tag], prod_repo: []}
     (updated,) = comments(github, 1)
@@ -171,8 +185,8 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     fake.open_pull(2, OTHER, sha=head2)
     ok(bed.act("ci.yml", "pull_request", bed.pull_request_event("opened", 2, OTHER, head2), sha=head2), "pr")
     now = state(bed)
-    assert set(now["namespaces"]) == {ns1, ns2} and now["namespaces"][ns2] == {"versions": [1], "live": 1,
-                                                                               "sha": head2}
+    assert set(now["namespaces"]) == {ns1, ns2}
+    assert now["namespaces"][ns2] == {"versions": [1], "live": 1, "sha": head2, "account": dev}
     assert now["s3"] == sorted([ns1, ns2]) and now["images"][repo] == [deps_tag]
 
     # 4. PR #3 from the same branch as #1, into a release branch: one namespace for both, no AWS change.
@@ -201,7 +215,9 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     now = state(bed)
     (prod_deps,) = [t for t in now["images"][prod_repo] if t.startswith("deps-")]
     assert now["images"] == {repo: [deps_tag], prod_repo: sorted([prod_deps, f"prod-{merged}"])}
-    assert now["namespaces"]["prod"] == {"versions": [1], "live": 1, "sha": merged}
+    assert now["namespaces"]["prod"] == {"versions": [1], "live": 1, "sha": merged, "account": prod_account}
+    assert now["s3"] == sorted([ns1, ns2, "prod"]) and now["job_definitions"]["prod"] == len(STEPS)
+    assert "prod" not in account_state(client, bed.infra.bucket, bed.name)["namespaces"]  # not in development
     fake.close_pull(2)
     run = bed.act("cleanup.yml", "pull_request", bed.pull_request_event("closed", 2, OTHER, head2), sha=head2)
     ok(run, "cleanup")
@@ -214,10 +230,11 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     ok(bed.act("release.yml", "push", {"ref": "refs/heads/main", "after": second,
                                        "repository": {"full_name": series.REPOSITORY}}, sha=second), "release")
     now = state(bed)
-    assert now["namespaces"]["prod"] == {"versions": [1, 2], "live": 2, "sha": second}
+    assert now["namespaces"]["prod"] == {"versions": [1, 2], "live": 2, "sha": second, "account": prod_account}
     assert now["images"][prod_repo] == sorted([prod_deps, f"prod-{merged}", f"prod-{second}"])  # no new build
     rolled = subprocess.run([str(bed.runner_bin / "branchline"), "rollback", "-n", "prod", "--flow", FLOW],
-                            cwd=bed.project, env={**os.environ}, capture_output=True, text=True, timeout=120)
+                            cwd=bed.project, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **series.account_credentials(bed.endpoint, prod_account)})
     assert rolled.returncode == 0, rolled.stderr
     assert state(bed)["namespaces"]["prod"]["live"] == 1
 
@@ -238,7 +255,8 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     ok(run, "prune")
     final = state(bed)
     assert set(final["namespaces"]) == {"prod"} and set(final["job_definitions"]) == {"prod"}
-    assert final["s3"] == ["prod"] and lock_objects(bed) == [f"{Names(bed.name, 'prod').s3_prefix()}/.lock.json"]
+    assert final["s3"] == ["prod"]
+    assert lock_objects(bed) == [f"{bed.infra.production_bucket}/{Names(bed.name, 'prod').s3_prefix()}/.lock.json"]
 
     ran = {run.workflow for run in bed.runs}
     assert ran == {"ci.yml", "release.yml", "cleanup.yml", "prune.yml"}
