@@ -41,6 +41,7 @@ HOSTILE = 'zzz";echo${IFS}"hi";#'
 OTHER = "feature/b"
 FLOW = proj.FLOW_CLASS
 STEPS = ("start", "square", "join", "validate", "end")
+PRODUCTION_RUN_TIMEOUT_S = 300
 
 
 def client(service: str) -> Any:
@@ -140,6 +141,23 @@ def smoke_succeeded(run: series.ActRun) -> bool:
     return any("smoke run " in line and ": SUCCEEDED" in line for line in run.output.splitlines())
 
 
+def production_run(bed: series.Bed) -> tuple[str, list[Any]]:
+    """Start prod's flow through `live` as its schedule would (`branchline trigger`, production credentials) and
+    wait for the execution to end: its final status and failure events."""
+    env = {**os.environ, **series.account_credentials(bed.endpoint, series.PRODUCTION_ACCOUNT)}
+    started = subprocess.run([str(bed.runner_bin / "branchline"), "trigger", "-n", "prod", "--flow", FLOW],
+                             cwd=bed.project, env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    arn = started.stdout.strip().splitlines()[-1]
+    assert f":{series.PRODUCTION_ACCOUNT}:" in arn, arn
+    sfn = bed.production_client("stepfunctions")
+    deadline = time.monotonic() + PRODUCTION_RUN_TIMEOUT_S
+    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(2)
+    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=20)["events"]
+    return status, [e for e in events if "Failed" in e["type"]]
+
+
 # ----------------------------------------------------------------------------- the series
 
 
@@ -218,6 +236,8 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     assert now["namespaces"]["prod"] == {"versions": [1], "live": 1, "sha": merged, "account": prod_account}
     assert now["s3"] == sorted([ns1, ns2, "prod"]) and now["job_definitions"]["prod"] == len(STEPS)
     assert "prod" not in account_state(client, bed.infra.bucket, bed.name)["namespaces"]  # not in development
+    status, failures = production_run(bed)  # what the schedule starts: the flow in containers, production account
+    assert status == "SUCCEEDED", failures
     fake.close_pull(2)
     run = bed.act("cleanup.yml", "pull_request", bed.pull_request_event("closed", 2, OTHER, head2), sha=head2)
     ok(run, "cleanup")

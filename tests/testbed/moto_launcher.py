@@ -17,6 +17,7 @@ SHIMS = (
     "tests.aws_deploy.moto_sfn_versions",  # Step Functions versions/aliases operations the deployer needs
     "tests.testbed.moto_batch_capacity",  # a Batch job no compute environment can hold stays RUNNABLE
     "tests.aws_deploy.moto_s3_conditional",  # S3 conditional writes atomic, as S3's are (the namespace lock)
+    "tests.aws_deploy.moto_sfn_accounts",  # a Batch task state acts in its execution's account (two-account mode)
 )
 
 
