@@ -5,7 +5,7 @@ a clear message when the lock is held and the wait runs out; a dead holder's lea
 next writer takes it over; a holder that lost its lease stops before its next call; two deploys of one
 namespace racing converge on the newer commit whichever gets the lock first, with every job definition that
 `live` runs ACTIVE; the ACTIVE check catches a writer that bypassed the lock; a teardown that arrives during a
-deploy waits for it and leaves nothing behind; a deployer process killed with SIGKILL does not wedge the
+deploy waits for it and leaves nothing behind (and so does a flow delete); a deployer process killed with SIGKILL does not wedge the
 namespace.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from branchline.aws.deploy import deploy, teardown
+from branchline.aws.deploy import delete_flow, deploy, teardown
 from branchline.aws.deploy.apply import apply_desired
 from branchline.aws.deploy.lock import (
     Holder,
@@ -329,6 +329,28 @@ def test_a_teardown_during_a_deploy_waits_for_it_and_leaves_nothing(aws: Infra, 
     assert min(tearing.times) > max(deploying.times)
     assert {"delete_state_machine", "deregister_job_definition", "delete_objects"} <= {c.operation for c in plan.calls}
     assert leftovers(config.project, ns, aws.bucket) == []
+
+
+def test_a_flow_delete_during_a_deploy_waits_for_it(aws: Infra, tmp_path: Path) -> None:
+    """`step-functions delete` is a write too: it waits for the deploy in flight, then removes what it finished."""
+    config = load_config(locked_project(tmp_path, aws))
+    ns = "br-deleting"
+    deploying = SlowExecutor(delay=0.3)
+    worker = Worker(lambda: deploy(config, ns, image=IMAGE, code_package="s3://code/1.tgz", git_sha="one",
+                                   executor=deploying))
+    worker.start()
+    assert deploying.started.wait(60)
+    said: list[str] = []
+    deleting = SlowExecutor()
+    plan = delete_flow(config, ns, FLOW, executor=deleting, log=said.append)
+    assert worker.outcome().executed
+    assert said and said[0].startswith(f"namespace {ns} is being written by ") and "(deploy)" in said[0], said
+    assert min(deleting.times) > max(deploying.times)
+    assert {"delete_state_machine", "deregister_job_definition"} <= {c.operation for c in plan.calls}
+    names = Names(config.project, ns)
+    assert leftovers(config.project, ns, aws.bucket) == [lock_key(names)]  # data kept; the lock stays, released
+    released = read_lock(client("s3"), aws.bucket, lock_key(names))
+    assert released is not None and released.record.released
 
 
 KILLED_DEPLOYER = textwrap.dedent("""
