@@ -5,8 +5,8 @@ a clear message when the lock is held and the wait runs out; a dead holder's lea
 next writer takes it over; a holder that lost its lease stops before its next call; two deploys of one
 namespace racing converge on the newer commit whichever gets the lock first, with every job definition that
 `live` runs ACTIVE; the ACTIVE check catches a writer that bypassed the lock; a teardown that arrives during a
-deploy waits for it and leaves nothing behind (and so does a flow delete); a deployer process killed with SIGKILL does not wedge the
-namespace.
+deploy waits for it and leaves nothing behind (a flow delete waits too); a deployer process killed with SIGKILL
+does not wedge the namespace.
 """
 
 from __future__ import annotations
