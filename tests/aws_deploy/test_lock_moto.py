@@ -43,7 +43,7 @@ from branchline.aws.deploy.models import Call
 from branchline.aws.deploy.observe import state_machine, state_machine_arns
 from branchline.aws.deploy.planner import job_definition_arns
 from branchline.aws.session import client
-from branchline.config import load_config
+from branchline.config import Config, load_config
 from branchline.namespaces import Names
 from tests.aws_deploy.conftest import Infra
 from tests.aws_deploy.recording import CallRecorder
@@ -312,21 +312,28 @@ def test_the_active_check_catches_a_writer_that_bypassed_the_lock(aws: Infra, tm
     assert sha == "one" and status == dict.fromkeys(arns, "ACTIVE")
 
 
-def test_a_teardown_during_a_deploy_waits_for_it_and_leaves_nothing(aws: Infra, tmp_path: Path) -> None:
-    config = load_config(locked_project(tmp_path, aws))
-    ns = "br-closing"
-    client("s3").put_object(Bucket=aws.bucket, Key=f"{Names(config.project, ns).s3_prefix()}/code/1.tgz", Body=b"x")
+def during_a_deploy(config: Config, ns: str, write: Callable[[SlowExecutor, Callable[[str], None]], Any]) -> Any:
+    """Start a slow deploy of `ns`, call `write(executor, log)` while it runs; check the write waited for the
+    deploy (said who held the lock, made its first call after the deploy's last) and return its result."""
     deploying = SlowExecutor(delay=0.3)
     worker = Worker(lambda: deploy(config, ns, image=IMAGE, code_package="s3://code/1.tgz", git_sha="one",
                                    executor=deploying))
     worker.start()
     assert deploying.started.wait(60)
     said: list[str] = []
-    tearing = SlowExecutor()
-    plan = teardown(config, ns, executor=tearing, log=said.append)
+    writing = SlowExecutor()
+    result = write(writing, said.append)
     assert worker.outcome().executed
     assert said and said[0].startswith(f"namespace {ns} is being written by ") and "(deploy)" in said[0], said
-    assert min(tearing.times) > max(deploying.times)
+    assert min(writing.times) > max(deploying.times)
+    return result
+
+
+def test_a_teardown_during_a_deploy_waits_for_it_and_leaves_nothing(aws: Infra, tmp_path: Path) -> None:
+    config = load_config(locked_project(tmp_path, aws))
+    ns = "br-closing"
+    client("s3").put_object(Bucket=aws.bucket, Key=f"{Names(config.project, ns).s3_prefix()}/code/1.tgz", Body=b"x")
+    plan = during_a_deploy(config, ns, lambda executor, log: teardown(config, ns, executor=executor, log=log))
     assert {"delete_state_machine", "deregister_job_definition", "delete_objects"} <= {c.operation for c in plan.calls}
     assert leftovers(config.project, ns, aws.bucket) == []
 
@@ -335,17 +342,7 @@ def test_a_flow_delete_during_a_deploy_waits_for_it(aws: Infra, tmp_path: Path) 
     """`step-functions delete` is a write too: it waits for the deploy in flight, then removes what it finished."""
     config = load_config(locked_project(tmp_path, aws))
     ns = "br-deleting"
-    deploying = SlowExecutor(delay=0.3)
-    worker = Worker(lambda: deploy(config, ns, image=IMAGE, code_package="s3://code/1.tgz", git_sha="one",
-                                   executor=deploying))
-    worker.start()
-    assert deploying.started.wait(60)
-    said: list[str] = []
-    deleting = SlowExecutor()
-    plan = delete_flow(config, ns, FLOW, executor=deleting, log=said.append)
-    assert worker.outcome().executed
-    assert said and said[0].startswith(f"namespace {ns} is being written by ") and "(deploy)" in said[0], said
-    assert min(deleting.times) > max(deploying.times)
+    plan = during_a_deploy(config, ns, lambda executor, log: delete_flow(config, ns, FLOW, executor=executor, log=log))
     assert {"delete_state_machine", "deregister_job_definition"} <= {c.operation for c in plan.calls}
     names = Names(config.project, ns)
     assert leftovers(config.project, ns, aws.bucket) == [lock_key(names)]  # data kept; the lock stays, released
