@@ -31,7 +31,7 @@ def test_definition_is_far_below_one_megabyte(compiled) -> None:
     assert size < 2_000 * len(compiled.graph.steps) + 2_000, "a Task state grew beyond ~2 KB"
 
 
-def test_every_step_runs_as_exactly_one_main_batch_task(compiled) -> None:
+def test_every_step_runs_as_exactly_one_main_batch_task_entered_through_its_reuse_choice(compiled) -> None:
     main = [name for name, _ in tasks(compiled.definition) if "." not in name]
     assert sorted(main) == sorted(compiled.graph.steps)
     for name, task in tasks(compiled.definition):
@@ -40,9 +40,14 @@ def test_every_step_runs_as_exactly_one_main_batch_task(compiled) -> None:
         assert set(task["Parameters"]) == TASK_PARAMETER_KEYS
         assert task["Parameters"]["JobDefinition"] == compiled.arns[step]
         assert task["Parameters"]["JobQueue"] == compiled.ctx.job_queue
+        assert 0 < task["TimeoutSeconds"] <= 365 * 24 * 3600, f"{name}: every Task is bounded in time"
+    for step in compiled.graph.steps:
+        choice = scope_of(compiled.definition, step)[f"{step}.reuse"]
+        assert choice["Type"] == "Choice" and choice["Default"] == step
+        assert choice["Choices"][-1]["Variable"] == f"$.resume.skip.{step}"
 
 
-def test_batch_submission_is_retried_with_jitter_and_task_failures_are_not(compiled) -> None:
+def test_batch_submission_is_retried_with_jitter_and_task_failures_are_not_retried_there(compiled) -> None:
     for name, task in tasks(compiled.definition):
         (retrier,) = task["Retry"]
         assert retrier["ErrorEquals"] == ["Batch.AWSBatchException"], name
@@ -51,25 +56,32 @@ def test_batch_submission_is_retried_with_jitter_and_task_failures_are_not(compi
         assert retrier["BackoffRate"] > 1
     every_retried_error = {e for _, _, s in walk(compiled.definition["States"]) for r in s.get("Retry", [])
                            for e in r["ErrorEquals"]}
+    # @retry is a loop of states that counts the attempts: a Retry field would count throttled submissions too
     assert not every_retried_error & {"States.TaskFailed", "States.ALL"}
 
 
 def test_every_failure_path_ends_in_a_fail_state_naming_the_step(compiled) -> None:
     for name, task in tasks(compiled.definition):
         step = name.split(".")[0]
-        (catcher,) = task["Catch"]
+        scope = scope_of(compiled.definition, name)
+        *retried, catcher = task["Catch"]
         assert catcher["ErrorEquals"] == ["States.ALL"]
-        target = scope_of(compiled.definition, name)[catcher["Next"]]
+        if retried:  # @retry: a failed job loops back while retries are left, then takes the same way out
+            assert retried[0]["ErrorEquals"] == ["States.TaskFailed"]
+            assert scope[retried[0]["Next"]]["Default"] == catcher["Next"]
+        target = scope[catcher["Next"]]
         if target["Type"] == "Task":  # @catch: the fallback task, whose own failure then ends the run
-            target = scope_of(compiled.definition, name)[target["Catch"][0]["Next"]]
+            target = scope[target["Catch"][-1]["Next"]]
         assert target["Type"] == "Fail"
         assert step in target["Error"] and repr(step) in target["Cause"]
 
 
 def test_state_data_passes_through_tasks_maps_and_parallels(compiled) -> None:
     for _, name, state in walk(compiled.definition["States"]):
-        if state["Type"] in ("Task", "Map", "Parallel") and "Next" in state:
+        if state["Type"] in ("Map", "Parallel") and "Next" in state:
             assert state["ResultPath"] is None, name
+        if state["Type"] == "Task" and "Next" in state:  # only the attempt counter changes, back to 0
+            assert (state["ResultSelector"], state["ResultPath"]) == ({"n": 0}, "$.retry"), name
         if state["Type"] == "Task" and state.get("End"):
             assert state["ResultSelector"] == {}, f"{name}: a chain's last task must output {{}}"
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
-from typing import Any
 
 import pytest
 
@@ -13,39 +11,11 @@ from branchline.aws.compile import CompileError, compile_job_definitions
 from branchline.namespaces import Names, namespace_for_branch
 from branchline.namespaces.limits import BATCH
 from tests.aws_compile.support import compile_flow, graph_from_source, make_ctx
+from tests.testbed.batch_retry import attempts_run
 
 USER_FAILURE = {"exitCode": 1, "reason": "", "statusReason": "Essential container in task exited"}
 HOST_FAILURE = {"reason": "", "statusReason": "Host EC2 (instance i-0123456789abcdef0) terminated."}
 CANNOT_PULL = {"reason": "CannotPullContainerError: pull access denied", "statusReason": "Task failed to start"}
-
-
-def _matches(pattern: str | None, value: Any) -> bool:
-    if pattern is None:
-        return True
-    if value is None:
-        return False
-    return fnmatch.fnmatchcase(str(value), pattern)
-
-
-def batch_attempts(strategy: dict[str, Any], failure: dict[str, Any]) -> int:
-    """How many attempts Batch runs when every attempt fails with `failure`.
-
-    Batch's documented rules: the first `evaluateOnExit` entry whose conditions all match decides
-    (RETRY or EXIT); a failure that matches no entry is retried; never more than `attempts` in all.
-    """
-    attempt = 1
-    while attempt < strategy["attempts"]:
-        rule = next(
-            (r for r in strategy.get("evaluateOnExit", [])
-             if _matches(r.get("onExitCode"), failure.get("exitCode"))
-             and _matches(r.get("onReason"), failure.get("reason"))
-             and _matches(r.get("onStatusReason"), failure.get("statusReason"))),
-            None,
-        )
-        if rule is not None and rule["action"] == "EXIT":
-            break
-        attempt += 1
-    return attempt
 
 
 def _env(spec) -> dict[str, str]:
@@ -82,29 +52,33 @@ def test_environment_may_not_shadow_platform_variables(env: dict[str, str]) -> N
         compile_flow("linear_flow", make_ctx(environment=env))
 
 
-def test_timeout_is_the_attempt_duration_at_least_batchs_minimum() -> None:
-    specs = compile_flow("timeout_flow").job_definitions
+def test_timeout_is_the_attempt_duration_at_least_batchs_minimum_and_every_step_has_one() -> None:
+    specs = compile_flow("timeout_flow", make_ctx(step_timeout_seconds=7200)).job_definitions
     assert specs["start"].request["timeout"] == {"attemptDurationSeconds": 300}
     assert specs["short"].request["timeout"] == {"attemptDurationSeconds": 60}
-    assert "timeout" not in specs["end"].request
+    assert specs["end"].request["timeout"] == {"attemptDurationSeconds": 7200}  # the project's default
+    default = compile_flow("linear_flow").job_definitions["a"].request["timeout"]
+    assert default == {"attemptDurationSeconds": 5 * 24 * 3600}  # with no setting at all: 5 days, as Metaflow
 
 
-def test_retry_runs_user_failures_times_plus_one_attempts() -> None:
+def test_retried_steps_leave_user_failures_to_the_state_machine() -> None:
+    """`@retry` attempts are the state machine's (a failed job is submitted again after the delay); Batch
+    ends a user failure at once, so attempts are never multiplied."""
     spec = compile_flow("retry_flow").job_definitions["flaky"]
     strategy = spec.request["retryStrategy"]
     assert _env(spec)["BRANCHLINE_MAX_ATTEMPTS"] == "3"
-    assert batch_attempts(strategy, USER_FAILURE) == 3
-    assert batch_attempts(strategy, HOST_FAILURE) == 3
-    assert batch_attempts(strategy, CANNOT_PULL) == 1
+    assert attempts_run(strategy, USER_FAILURE) == 1
+    assert attempts_run(strategy, HOST_FAILURE) == 3
+    assert attempts_run(strategy, CANNOT_PULL) == 1
 
 
 def test_steps_without_retry_are_retried_on_host_failures_only() -> None:
     spec = compile_flow("retry_flow").job_definitions["start"]
     strategy = spec.request["retryStrategy"]
     assert _env(spec)["BRANCHLINE_MAX_ATTEMPTS"] == "1"
-    assert batch_attempts(strategy, USER_FAILURE) == 1
-    assert batch_attempts(strategy, HOST_FAILURE) == 3
-    assert batch_attempts(strategy, CANNOT_PULL) == 1
+    assert attempts_run(strategy, USER_FAILURE) == 1
+    assert attempts_run(strategy, HOST_FAILURE) == 3
+    assert attempts_run(strategy, CANNOT_PULL) == 1
 
 
 def test_every_retry_strategy_ends_with_an_exit_catch_all() -> None:
@@ -114,23 +88,6 @@ def test_every_retry_strategy_ends_with_an_exit_catch_all() -> None:
             assert rules[0] == {"onStatusReason": "Host EC2*", "action": "RETRY"}
             assert rules[-1] == {"onReason": "*", "action": "EXIT"}
             assert 1 <= spec.request["retryStrategy"]["attempts"] <= 10
-
-
-def test_retry_delay_is_passed_to_the_entrypoint() -> None:
-    source = '''
-from branchline import FlowSpec, retry, step
-class F(FlowSpec):
-    @retry(times=1, minutes_between_retries=1.5)
-    @step
-    def start(self):
-        self.next(self.end)
-    @step
-    def end(self):
-        pass
-'''
-    specs = compile_job_definitions(graph_from_source(source), make_ctx())
-    assert _env(specs["start"])["BRANCHLINE_RETRY_DELAY_SECONDS"] == "90"
-    assert "BRANCHLINE_RETRY_DELAY_SECONDS" not in _env(specs["end"])
 
 
 def test_too_many_retries_is_a_clear_error() -> None:

@@ -64,6 +64,7 @@ def test_longest_container_override_stays_far_below_batchs_limit() -> None:
         "run_id": "r" * 80,  # an execution name: at most 80 characters
         "task_id": "0-" + "-".join(["99999"] * 6),  # depth-6 foreach, 100,000 items each level
         "params": {"p": "v" * (PARAMS_MAX_JSON_CHARS - len('{"p":""}'))},
+        "retry": {"n": 9},  # the last of Batch's at most 10 attempts
     }
     assert len(json.dumps(data["params"], separators=(",", ":"))) == PARAMS_MAX_JSON_CHARS
     context = {"Execution": {"Id": "arn:aws:states:us-east-1:123456789012:execution:" + "e" * 2000}}

@@ -12,7 +12,9 @@ What we add, small and close to the AWS API reference:
 - DeleteStateMachineVersion: `ConflictException` while an alias routes to the version (AWS does).
 - StartExecution on an alias ARN (the version with the largest weight) or a version ARN: the execution
   runs under the state machine (approximation: moto runs the state machine's *current* definition,
-  not the version's; the deployer tests only need the execution to start and be listed).
+  not the version's; the deployer tests only need the execution to start and be listed), and
+  DescribeExecution names the version (and alias) it was started on, as AWS does
+  (`stateMachineVersionArn`, `stateMachineAliasArn`: `branchline resume --execution` reads them).
 
 Read to write this (not copied): moto's `moto/stepfunctions/models.py` and `responses.py` (publish,
 aliases), and the AWS Step Functions API reference for the four operations.
@@ -23,6 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 _FLAG = "_branchline_versions_shim"
+_STARTED_ON: dict[str, dict[str, str]] = {}
+"""execution ARN → the version (and alias) it was started on"""
 
 
 def _split_version(arn: str) -> tuple[str, int] | None:
@@ -86,21 +90,36 @@ def apply() -> None:
         original = backend_cls.start_execution
 
         def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
-            return original(self, _runnable_arn(self, state_machine_arn), *args, **kwargs)
+            machine, version, alias = _runnable_arn(self, state_machine_arn)
+            execution = original(self, machine, *args, **kwargs)
+            started_on = {"stateMachineVersionArn": version, "stateMachineAliasArn": alias}
+            _STARTED_ON[execution.execution_arn] = {k: v for k, v in started_on.items() if v}
+            return execution
 
         backend_cls.start_execution = start_execution
 
-    def _runnable_arn(backend: Any, arn: str) -> str:
+    def _runnable_arn(backend: Any, arn: str) -> tuple[str, str | None, str | None]:
+        """(machine to run, version started on, alias started on)."""
         parts = arn.split(":")
+        alias_arn = None
         if len(parts) == 8 and not parts[-1].isdigit():  # alias
             alias = backend.describe_state_machine_alias(arn)
             routes = sorted(alias.routing_configuration, key=lambda r: r["weight"], reverse=True)
-            arn = routes[0]["stateMachineVersionArn"]
+            alias_arn, arn = arn, routes[0]["stateMachineVersionArn"]
         version = _split_version(arn)
         if version is not None:
             backend.describe_state_machine(arn)  # raises for an unknown version
-            return version[0]
-        return arn
+            return version[0], arn, alias_arn
+        return arn, None, None
+
+    original_describe = cls.describe_execution
+
+    def describe_execution(self: Any) -> Any:
+        result = original_describe(self)
+        result.result.update(_STARTED_ON.get(self._get_param("executionArn"), {}))
+        return result
+
+    cls.describe_execution = describe_execution
 
     _patch_start(models.StepFunctionBackend)
     _patch_start(parser_models.StepFunctionsParserBackend)

@@ -10,6 +10,7 @@ from typing import Any
 
 from branchline.aws.deploy.executor import Executor
 from branchline.aws.deploy.models import Call
+from branchline.aws.session import ClientFactory, client
 
 
 class InjectedFailure(RuntimeError):
@@ -20,8 +21,8 @@ class CallRecorder(Executor):
     """The real executor; remembers every call it made (all change something), and with `fail_after=N`
     raises once call number N (0-based) has completed."""
 
-    def __init__(self, *, fail_after: int | None = None) -> None:
-        super().__init__()
+    def __init__(self, *, fail_after: int | None = None, clients: ClientFactory = client) -> None:
+        super().__init__(clients)
         self.calls: list[Call] = []
         self.fail_after = fail_after
 

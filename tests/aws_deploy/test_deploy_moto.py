@@ -1,4 +1,5 @@
-"""The deployer against a real moto server: resources, idempotence, versions, rollback, pruning, convergence."""
+"""The deployer against a real moto server: resources, idempotence, versions, rollback, pruning, convergence,
+and what it reads: only the namespace's own resources, and two calls for a deploy of what is already there."""
 
 from __future__ import annotations
 
@@ -10,28 +11,33 @@ from rich.console import Console
 
 from branchline.aws.deploy.apply import apply_desired
 from branchline.aws.deploy.models import DesiredFlow, canonical_json
-from branchline.aws.deploy.observe import observe_flows, state_machine, state_machine_arns
+from branchline.aws.deploy.observe import observe_flow, scope_of, state_machine, state_machine_arns
 from branchline.aws.deploy.planner import job_definition_arns, state_machine_definition
 from branchline.aws.deploy.printer import print_plan
 from branchline.aws.deploy.versions import RollbackError, plan_rollback
 from branchline.aws.session import client
 from branchline.namespaces import TAG_SPEC_HASH, Names
 from tests.aws_deploy.conftest import Infra
+from tests.aws_deploy.metering import MeteredClients
 from tests.aws_deploy.recording import CallRecorder, InjectedFailure
 from tests.aws_deploy.standins import FLOW, desired, new_project
 
 pytestmark = pytest.mark.moto
 
 
-def deploy(names: Names, want: DesiredFlow, fail_after: int | None = None) -> CallRecorder:
+def deploy(names: Names, want: DesiredFlow, fail_after: int | None = None, full: bool = False) -> CallRecorder:
     recorder = CallRecorder(fail_after=fail_after)
-    apply_desired(names, [want], executor=recorder)
+    apply_desired(names, [want], executor=recorder, full=full)
     return recorder
+
+
+def observe(names: Names, want: DesiredFlow):
+    return observe_flow(client, scope_of(client), names, want)
 
 
 def check_converged(names: Names, want: DesiredFlow, *, versions: int) -> None:
     """The end state a clean deploy of `want` gives, checked through AWS (independent of call history)."""
-    observed = observe_flows(client, names, [FLOW])[FLOW]
+    observed = observe(names, want)
     sm = observed.state_machine
     assert sm is not None
     # one ACTIVE revision per step carries the desired spec; the definition points at exactly those
@@ -54,8 +60,9 @@ def check_converged(names: Names, want: DesiredFlow, *, versions: int) -> None:
     if want.schedule is not None:
         assert observed.schedule is not None
         assert observed.schedule.target_arn == f"{sm.arn}:live"
-    # and nothing is left to do
+    # and nothing is left to do, even when everything is read again
     assert deploy(names, want).calls == []
+    assert deploy(names, want, full=True).calls == []
 
 
 def test_first_deploy_creates_named_tagged_resources(aws: Infra) -> None:
@@ -65,6 +72,7 @@ def test_first_deploy_creates_named_tagged_resources(aws: Infra) -> None:
     assert recorder.operations == [
         "batch.register_job_definition", "batch.register_job_definition",
         "stepfunctions.create_state_machine", "stepfunctions.create_state_machine_alias",
+        "stepfunctions.update_state_machine_alias",  # last: the record of what is deployed
     ]
     expected_tags = {"branchline:project": names.project, "branchline:namespace": "br-feature-x",
                      "branchline:flow": FLOW, "branchline:git-sha": "abc123"}
@@ -105,7 +113,7 @@ def test_new_commit_publishes_a_version_moves_live_and_rollback_moves_it_back(aw
     assert second.operations == [
         "batch.register_job_definition", "batch.register_job_definition",
         "stepfunctions.update_state_machine", "stepfunctions.tag_resource",
-        "stepfunctions.update_state_machine_alias",
+        "stepfunctions.update_state_machine_alias", "stepfunctions.update_state_machine_alias",
     ]
     arn = state_machine_arns(client)[names.state_machine(FLOW)]
     sm = state_machine(client, arn)
@@ -121,7 +129,7 @@ def test_new_commit_publishes_a_version_moves_live_and_rollback_moves_it_back(aw
         plan_rollback(state_machine(client, arn), "live")
     # deploying the current commit again moves live forward to its version, without publishing
     again = deploy(names, desired(names, aws, code_package="s3://code/2.tgz", git_sha="two"))
-    assert again.operations == ["stepfunctions.update_state_machine_alias"]
+    assert again.operations == ["stepfunctions.update_state_machine_alias", "stepfunctions.update_state_machine_alias"]
     assert state_machine(client, arn).aliases["live"] == (f"{arn}:2",)
 
 
@@ -164,7 +172,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(aws: Infra) -> None:
     result = apply_desired(names, [desired(names, aws)], dry_run=True)
     assert not result.executed
     assert [c.operation for c in result.plan.calls] == [
-        "register_job_definition", "register_job_definition", "create_state_machine", "create_state_machine_alias"]
+        "register_job_definition", "register_job_definition", "create_state_machine", "create_state_machine_alias",
+        "update_state_machine_alias"]
     assert names.state_machine(FLOW) not in state_machine_arns(client)
     out = io.StringIO()
     print_plan(result.plan, "deploy br-dry", Console(file=out, width=200))
@@ -176,6 +185,40 @@ def test_deploy_resolves_references_between_calls(aws: Infra) -> None:
     """The definition names the revisions registered in the same plan (placeholders resolved)."""
     names = Names(new_project(), "br-refs")
     deploy(names, desired(names, aws))
-    sm = observe_flows(client, names, [FLOW])[FLOW].state_machine
+    sm = observe(names, desired(names, aws)).state_machine
     assert sm is not None and "<<ref:" not in sm.definition
     assert canonical_json(json.loads(sm.definition)) == sm.definition
+
+
+def test_an_unchanged_redeploy_reads_two_things_and_a_first_deploy_lists_nothing(aws: Infra) -> None:
+    names = Names(new_project(), "br-reads")
+    want = desired(names, aws)
+    first = MeteredClients()
+    apply_desired(names, [want], executor=CallRecorder(clients=first))
+    assert not [c for c in first.calls if ".List" in c and "Versions" not in c and "Aliases" not in c], first.calls
+    assert "batch.DescribeJobDefinitions" in first.reads  # by exact name: the lookups are scoped
+    again = MeteredClients()
+    result = apply_desired(names, [want], executor=CallRecorder(clients=again))
+    assert again.calls == ["sts.GetCallerIdentity", "stepfunctions.DescribeStateMachineAlias"]
+    assert not result.changed
+
+
+def test_a_changed_alias_record_makes_the_next_deploy_look_again_and_repair(aws: Infra) -> None:
+    """A deploy killed before its last call, or a rollback, leaves the alias without this deploy's record."""
+    names = Names(new_project(), "br-repair")
+    want = desired(names, aws)
+    deploy(names, want)
+    sm_arn = state_machine_arns(client)[names.state_machine(FLOW)]
+    jd_arn = sorted(job_definition_arns(state_machine(client, sm_arn).definition))[0]
+    client("batch").deregister_job_definition(jobDefinition=jd_arn)  # drift made by hand
+    assert deploy(names, want).calls == []  # the record says all is there: not looked at
+    repaired = deploy(names, want, full=True)
+    assert repaired.operations[0] == "batch.register_job_definition"
+    sm = state_machine(client, sm_arn)
+    (live,) = sm.aliases["live"]
+    live_jobs = job_definition_arns(next(v.definition for v in sm.versions if v.arn == live))
+    assert jd_arn not in live_jobs
+    for arn in live_jobs:
+        (found,) = client("batch").describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"]
+        assert found["status"] == "ACTIVE", arn
+    assert deploy(names, want).calls == [] and deploy(names, want, full=True).calls == []

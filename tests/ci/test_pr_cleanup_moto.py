@@ -68,7 +68,7 @@ def test_pr_from_a_hostile_branch_deploys_its_namespace_and_keeps_one_comment(
                      f"`{HOSTILE}`",
                      "#/statemachines/view/", "actions/runs/4242", "Smoke run**: not requested"):
         assert expected in body, expected
-    assert "| deploy | 5 AWS changes |" in body  # 3 job definitions, the machine, its alias
+    assert "| deploy | 6 AWS changes |" in body  # 3 job definitions, the machine, its alias, its record
     assert "TrainFlow`: ⚪ unavailable — no smoke run of this flow to judge" in body
 
     # the runner's files: outputs and the summary (the same Markdown, without the hidden marker)

@@ -28,11 +28,11 @@ def test_the_scheduler_records_a_worker_that_died_without_writing(project):
     proc = project.run("records.py", "run", check=False)
     assert proc.returncode == 1
     assert "worker exited with code 7 before recording a result" in proc.stderr
-    record = latest_run("RecordsFlow")["end"].task.record
+    record = latest_run("RecordsFlow", successful=False)["end"].task.record
     assert record is not None and record.status is Status.FAILED
     assert record.error == TaskError("WorkerDied", "worker exited with code 7 before recording a result")
     assert record.log_paths and record.started and record.finished
-    assert latest_run("RecordsFlow").status is Status.FAILED
+    assert latest_run("RecordsFlow", successful=False).status is Status.FAILED
 
 
 def test_documents_written_by_the_previous_version_still_read(tmp_path):

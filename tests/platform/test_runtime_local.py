@@ -82,7 +82,7 @@ def test_failure_report_names_step_traceback_and_logs(project):
     assert proc.returncode == 1
     assert "step 'gate' failed (task 0, attempt 1): RuntimeError: gate refused" in proc.stderr
     assert "logs:" in proc.stderr and "resume" in proc.stderr
-    run = latest_run("ResilienceFlow")
+    run = latest_run("ResilienceFlow", successful=False)
     assert not run.successful
     assert 'raise RuntimeError("gate refused")' in run["gate"].task.stderr
     assert "resilience.py" in run["gate"].task.metadata["error"]["traceback"]

@@ -116,6 +116,8 @@ def assert_rendered_settings(project: Path, answers: dict[str, str]) -> None:
         "job_queue": "branchline-shared",
         "production_job_queue": "branchline-prod",
         "max_concurrency": 16,
+        "step_timeout_seconds": 432000,
+        "queue_timeout_seconds": 86400,
         "keep_versions": 10,
         "image_repository": f"{account}.dkr.ecr.{region}.{domain}/{slug}",
         "production_image_repository": f"{prod}.dkr.ecr.{region}.{domain}/{slug}-prod",
@@ -173,7 +175,7 @@ def test_default_render_settings(default_project: Path) -> None:
         f"branchline[aws,tracking,checks,images] @ git+https://github.com/my-org/branchline@{commit}"
         "#subdirectory=platform"
     )
-    assert set(data["project"]["optional-dependencies"]["dev"]) >= {"pytest>=8", "ruff>=0.6"}
+    assert set(data["project"]["optional-dependencies"]["dev"]) >= {"pytest>=8", "ruff>=0.6", "tox>=4"}
     assert data["tool"]["pip-tools"] == {
         "generate-hashes": True, "strip-extras": True, "unsafe-package": ["branchline"], "emit-index-url": False,
         "emit-find-links": False,

@@ -81,3 +81,15 @@ def test_ui_starts_the_mlflow_server_on_the_embedded_store(tmp_path: Path) -> No
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_ui_outside_a_project_refuses_in_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BRANCHLINE_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "branchline.cli.main", "ui"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: no branchline project at or above {tmp_path.resolve()}")
+    assert "cd into your project" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # no .branchline/, no mlflow.db, no server

@@ -8,7 +8,7 @@ task's artifacts. Instantiating a flow from `__main__` (`MyFlow()`) starts its c
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from branchline.authoring.parameters import Parameter
@@ -21,17 +21,16 @@ _RESERVED = {"next", "input", "index", "merge_artifacts", "foreach_stack", "name
 
 
 class ForeachFrame(NamedTuple):
-    """One enclosing foreach of a task: its position, the foreach's width, and where its item comes from."""
+    """One enclosing foreach of a task: its position, the foreach's width, and how to load its own item."""
 
     index: int
     num_splits: int
-    items: ArtifactSource
-    """the foreach task's artifacts; the item is `items.get(var)[index]`, loaded only when asked for"""
-    var: str
+    item: Callable[[], Any]
+    """loads this task's item, and only it (`RunView.foreach_value`), when first asked for"""
 
     @property
     def value(self) -> Any:
-        return self.items.get(self.var)[self.index]
+        return self.item()
 
 
 class ArtifactView:

@@ -26,14 +26,30 @@ READ_TIMEOUT_S = 60
 MAX_ATTEMPTS = 5
 
 _clients: dict[tuple[str, ...], Any] = {}
-os.register_at_fork(after_in_child=_clients.clear)  # a forked worker makes its own: connections are not shared
+_sessions: dict[tuple[str, ...], Any] = {}
+# a forked worker makes its own: connections are not shared
+os.register_at_fork(after_in_child=lambda: (_clients.clear(), _sessions.clear()))
+
+
+def _session(region_name: str | None = None) -> Any:
+    """One boto3 session per profile, credentials and region: a session loads botocore's data (endpoints,
+    service models) once, and every client made from it reuses them (a second client costs milliseconds)."""
+    import boto3
+
+    profile = os.environ.get("AWS_PROFILE") or None
+    key = (profile or "", os.environ.get("AWS_ACCESS_KEY_ID", ""), os.environ.get("AWS_REGION", ""),
+           os.environ.get("AWS_DEFAULT_REGION", ""), region_name or "")
+    if key not in _sessions:
+        try:
+            _sessions[key] = boto3.session.Session(profile_name=profile, region_name=region_name)
+        except Exception as exc:  # botocore.exceptions.ProfileNotFound
+            raise ConfigError(f"AWS profile {profile!r} not found: {exc}", hint="check AWS_PROFILE") from None
+    return _sessions[key]
 
 
 def region() -> str:
     """The region from the environment or profile; `aws.region` in the project config; else us-east-1."""
-    import boto3
-
-    found = boto3.session.Session(profile_name=os.environ.get("AWS_PROFILE") or None).region_name
+    found = _session().region_name
     if found:
         return found
     return str(load_config().get("aws.region") or DEFAULT_REGION)
@@ -47,7 +63,6 @@ def _endpoint(service: str) -> str | None:
 
 def client(service: str, *, region_name: str | None = None) -> Any:
     """A cached boto3 client for `service`; the cache key includes everything read from the environment."""
-    import boto3
     from botocore.config import Config as BotoConfig
 
     profile = os.environ.get("AWS_PROFILE") or None
@@ -57,11 +72,7 @@ def client(service: str, *, region_name: str | None = None) -> Any:
     cached = _clients.get(key)
     if cached is not None:
         return cached
-    try:
-        session = boto3.session.Session(profile_name=profile, region_name=chosen_region)
-    except Exception as exc:  # botocore.exceptions.ProfileNotFound
-        raise ConfigError(f"AWS profile {profile!r} not found: {exc}", hint="check AWS_PROFILE") from None
-    made = session.client(
+    made = _session(chosen_region).client(
         service,
         endpoint_url=endpoint,
         config=BotoConfig(
@@ -77,6 +88,7 @@ def client(service: str, *, region_name: str | None = None) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests that change the environment between deploys)."""
     _clients.clear()
+    _sessions.clear()
 
 
 @contextmanager

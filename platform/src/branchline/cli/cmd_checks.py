@@ -25,10 +25,12 @@ def results_table(result: CheckResult) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    checks = typer.Typer(help="Great Expectations data checks (suites in gx/expectations/).", no_args_is_help=True)
+    checks = typer.Typer(help="Great Expectations data checks (suites in gx/expectations/).\n\n"
+                         "Example: branchline checks run --suite raw_data --data data/iris.csv", no_args_is_help=True)
     app.add_typer(checks, name="checks")
 
-    @checks.command("run", help="Validate a CSV/Parquet file against a suite; exit 1 if any expectation fails.")
+    @checks.command("run", help="Validate a CSV/Parquet file against a suite; exit 1 if any expectation fails.\n\n"
+                    "Example: branchline checks run --suite raw_data --data data/iris.csv")
     def run(
         suite: str = typer.Option(..., "--suite", help="Suite name: gx/expectations/<suite>.json"),
         data: Path = typer.Option(..., "--data", help="A .csv or .parquet file"),

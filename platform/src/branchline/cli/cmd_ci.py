@@ -34,11 +34,13 @@ def _superseded_is_done() -> Iterator[None]:
 
 
 def register(app: typer.Typer) -> None:
-    ci = typer.Typer(help="GitHub Actions jobs: deploy a PR's namespace, release prod, clean up, prune.",
+    ci = typer.Typer(help="GitHub Actions jobs: deploy a PR's namespace, release prod, clean up, prune.\n\n"
+                          "Example (in a workflow): branchline ci pr --skip-image",
                      no_args_is_help=True)
     app.add_typer(ci, name="ci")
 
-    @ci.command(help="pull_request: publish image + code package, deploy the branch namespace, comment on the PR.")
+    @ci.command(help="pull_request: publish image + code package, deploy the branch namespace, comment on the PR."
+                     "\n\nExample (in a workflow): branchline ci pr")
     def pr(
         image: str = _IMAGE,
         skip_image: bool = _SKIP_IMAGE,
@@ -53,17 +55,20 @@ def register(app: typer.Typer) -> None:
             outcome = ci_pr(os.environ, options, log)
             print(outcome.namespace)
 
-    @ci.command(help="push to the production branch: deploy prod (new version, `live` moved to it).")
+    @ci.command(help="push to the production branch: deploy prod (new version, `live` moved to it).\n\n"
+                     "Example (in a workflow): branchline ci release")
     def release(image: str = _IMAGE, skip_image: bool = _SKIP_IMAGE) -> None:
         with _superseded_is_done():
             outcome = ci_release(os.environ, PrOptions(image=image, skip_image=skip_image, comment=False), log)
             print(outcome.markdown, end="")
 
-    @ci.command(help="pull_request closed: tear down that pull request's namespace (never prod).")
+    @ci.command(help="pull_request closed: tear down that pull request's namespace (never prod).\n\n"
+                     "Example (in a workflow): branchline ci cleanup --dry-run")
     def cleanup(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; delete nothing.")) -> None:
         ci_cleanup(os.environ, log, dry_run=dry_run)
 
-    @ci.command(help="Remove branch namespaces whose branch no longer exists (git ls-remote, or --branches-file).")
+    @ci.command(help="Remove branch namespaces whose branch no longer exists (git ls-remote, or --branches-file)."
+                     "\n\nExample: branchline ci prune --remote origin --dry-run")
     def prune(
         branches_file: Path = typer.Option(None, "--branches-file", help="Existing branches, one per line."),
         remote: str = typer.Option("origin", "--remote", help="Git remote to list branches from."),

@@ -16,11 +16,13 @@ console = Console(highlight=False, stderr=True)  # logs; stdout carries only the
 
 
 def register(app: typer.Typer) -> None:
-    image = typer.Typer(help="Build and publish the step image (dependencies only; code travels separately).")
+    image = typer.Typer(help="Build and publish the step image (dependencies only; code travels separately).\n\n"
+                        "Example: branchline image publish --repository REGISTRY/proj")
     app.add_typer(image, name="image")
 
-    @image.command(help="Print the dependency hash and the tag it gives (and, on stderr, what it covers).")
-    def hash(project_dir: Path = typer.Option(Path("."), "--project-dir"),
+    @image.command(help="Print the dependency hash and the tag it gives (and, on stderr, what it covers).\n\n"
+                        "Example: branchline image hash --project-dir .")
+    def hash(project_dir: Path = typer.Option(Path("."), "--project-dir", help="The project (with pyproject.toml)."),
              build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE, repeatable")) -> None:
         root = project_dir.resolve()
         inputs = hash_inputs(root, _build_args(build_arg))
@@ -29,9 +31,10 @@ def register(app: typer.Typer) -> None:
         value = dependency_hash(root, extra=inputs)
         print(f"{value}  {image_tag(value)}")
 
-    @image.command(help="Build and push repo:deps-<hash> unless the registry has it; print the digest reference.")
+    @image.command(help="Build and push repo:deps-<hash> unless the registry has it; print the digest reference.\n\n"
+                        "Example: branchline image publish --repository REGISTRY/proj")
     def publish(
-        project_dir: Path = typer.Option(Path("."), "--project-dir"),
+        project_dir: Path = typer.Option(Path("."), "--project-dir", help="The project (with pyproject.toml)."),
         repository: str = typer.Option(None, "--repository", help="Default: tool.branchline.aws.image_repository"),
         build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE, repeatable"),
         force: bool = typer.Option(False, "--force", help="Build and push even if the tag exists."),

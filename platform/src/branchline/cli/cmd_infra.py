@@ -97,12 +97,14 @@ def _project_parameters(github_repo: str | None, given: dict[str, str], region: 
 
 def register(app: typer.Typer) -> None:
     infra_app = typer.Typer(
-        help="The platform's AWS infrastructure (CloudFormation): shared Batch queues, per-project roles.",
+        help="The platform's AWS infrastructure (CloudFormation): shared Batch queues, per-project roles.\n\n"
+        "Example: branchline infra deploy --stack project --dry-run",
         no_args_is_help=True,
     )
     app.add_typer(infra_app, name="infra")
 
-    @infra_app.command("print", help="Print a CloudFormation template (both when --stack is not given).")
+    @infra_app.command("print", help="Print a CloudFormation template (both when --stack is not given).\n\n"
+                                     "Example: branchline infra print --stack shared")
     def print_(stack: Stack | None = typer.Option(None, "--stack", help="shared or project.")) -> None:
         chosen = [stack.value] if stack else list(infra.TEMPLATES)
         for name in chosen:
@@ -110,7 +112,8 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(f"# ---- {infra.template_path(name).name}\n")
             sys.stdout.write(infra.template_text(name))
 
-    @infra_app.command(help="Lint the templates with cfn-lint (exit 1 on any finding).")
+    @infra_app.command(help="Lint the templates with cfn-lint (exit 1 on any finding).\n\n"
+                               "Example: branchline infra validate --region eu-west-1")
     def validate(
         stack: Stack | None = typer.Option(None, "--stack", help="shared or project (default: both)."),
         region: list[str] = typer.Option(["us-east-1"], "--region", help="Regions to check resource specs for."),
@@ -124,7 +127,8 @@ def register(app: typer.Typer) -> None:
                                    hint="fix the templates under platform/src/branchline/aws/templates/")
         console.print("templates are cfn-lint clean")
 
-    @infra_app.command(help="Create or update a stack through a change set (--dry-run: show it, change nothing).")
+    @infra_app.command(help="Create or update a stack through a change set (--dry-run: show it, change nothing).\n\n"
+                               "Example: branchline infra deploy --stack project -p GitHubRepo=ORG/REPO --dry-run")
     def deploy(
         stack: Stack = typer.Option(..., "--stack", help="shared (once per account/region) or project."),
         param: list[str] = typer.Option([], "--param", "-p", help="Template parameter KEY=VALUE (repeatable)."),
@@ -163,7 +167,8 @@ def register(app: typer.Typer) -> None:
             for key, value in result.outputs.items():
                 console.print(f"  {key} = {value}", markup=False)
 
-    @infra_app.command(help="Check that GitHub lets only the production branch, with a reviewer, reach production.")
+    @infra_app.command(help="Check that GitHub lets only the production branch, with a reviewer, reach production.\n\n"
+                               "Example: GITHUB_TOKEN=... branchline infra check --github-repo ORG/REPO")
     def check(
         github_repo: str | None = typer.Option(None, "--github-repo", help="ORG/REPO (default: $GITHUB_REPOSITORY)."),
         api_url: str | None = typer.Option(None, "--api-url", help="Default: $GITHUB_API_URL, then api.github.com."),

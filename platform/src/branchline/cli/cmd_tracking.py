@@ -15,11 +15,13 @@ console = Console(highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    tracking = typer.Typer(help="MLflow tracking on a server with authentication.", no_args_is_help=True)
+    tracking = typer.Typer(help="MLflow tracking on a server with authentication.\n\n"
+                                "Example: branchline tracking bootstrap", no_args_is_help=True)
 
     @tracking.command(
         help="Create (or check) production's experiments and registered models as the production identity, "
-        "before any branch can claim their names; grant branch users READ on them and EDIT on the dev ones."
+        "before any branch can claim their names; grant branch users READ on them and EDIT on the dev ones.\n\n"
+        "Example: MLFLOW_TRACKING_USERNAME=prod MLFLOW_TRACKING_PASSWORD=... branchline tracking bootstrap"
     )
     def bootstrap(
         flow: list[str] = typer.Option(None, "--flow", help="A flow to claim (default: every flow with a gate)"),

@@ -9,8 +9,8 @@ import sys
 
 import typer
 
-from branchline.config import load_config
-from branchline.errors import BranchlineError
+from branchline.config import Config, load_config
+from branchline.errors import BranchlineError, ConfigError
 from branchline.tracking.connect import is_http, prepare_local_store, sqlite_path
 
 
@@ -34,13 +34,26 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def require_project(config: Config) -> None:
+    """The UI serves a project's store: outside one it would create an empty store wherever it was started
+    (and start an MLflow server on it), which helps nobody."""
+    if config.source is None:
+        raise ConfigError(
+            f"no branchline project at or above {config.root}: `branchline ui` shows a project's MLflow store",
+            hint="cd into your project (the directory whose pyproject.toml has [tool.branchline]) and run it there",
+        )
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(help="Open the MLflow UI on this project's tracking store (.branchline/mlflow.db by default).")
+    @app.command(help="Open the MLflow UI on this project's tracking store (.branchline/mlflow.db by default); "
+                      "run it inside the project.\n\nExample: cd my-project && branchline ui --port 5001")
     def ui(
         port: int = typer.Option(5000, "--port", "-p", help="Port to listen on."),
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 exposes it)."),
     ) -> None:
-        uri = load_config().tracking_uri
+        config = load_config()
+        require_project(config)
+        uri = config.tracking_uri
         if is_http(uri):
             typer.echo(f"this project tracks to a remote MLflow server: open {uri}")
             return

@@ -30,7 +30,7 @@ COMMANDS = {  # command -> the module of branchline.cli that registers it, in th
     "rollback": "cmd_aws",
     "promote": "cmd_promote",
     "run": "cmd_run",
-    "resume": "cmd_run",
+    "resume": "cmd_resume",
     "show": "cmd_run",
     "task": "cmd_task",
     "ui": "cmd_ui",
@@ -42,11 +42,20 @@ COMMANDS = {  # command -> the module of branchline.cli that registers it, in th
 }
 
 
+def plain_help(command: Any) -> Any:
+    """Help as written, for a command and its subcommands: Rich markup would eat `[tool.branchline.gates.<flow>]`
+    and Typer's Rich panels show `<bool>` after every flag."""
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+    return command
+
+
 def commands_of(module: str) -> dict[str, Any]:
     """The commands (and command groups) that `branchline.cli.<module>` registers, as (Typer's) click commands."""
     registry = typer.Typer()
     importlib.import_module(f"branchline.cli.{module}").register(registry)
-    return dict(typer.main.get_group(registry).commands)
+    return {name: plain_help(command) for name, command in typer.main.get_group(registry).commands.items()}
 
 
 class LazyCommands(TyperGroup):
@@ -65,8 +74,10 @@ class LazyCommands(TyperGroup):
 app = typer.Typer(
     cls=LazyCommands,
     name="branchline",
-    help="Run ML flows locally, deploy them to AWS Step Functions + Batch, track them in MLflow.",
+    help="Run ML flows locally, deploy them to AWS Step Functions + Batch, track them in MLflow.\n\n"
+    "Example: branchline run flows/train_flow.py --alpha 0.2",
     no_args_is_help=True,
+    rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
 )

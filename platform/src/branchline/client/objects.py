@@ -511,14 +511,22 @@ class Metaflow:
         return "Metaflow()"
 
 
-def latest_run(flow: str, *, namespace: str | None = None, successful: bool = False) -> Run:
-    """The newest run of `flow` (with `successful`, the newest successful one); an error when there is none."""
+def latest_run(flow: str, *, namespace: str | None = None, successful: bool | None = True) -> Run:
+    """The newest *successful* run of `flow` (Metaflow's `Flow(flow).latest_successful_run`), so that
+    `latest_run("TrainFlow").data` keeps working after a failed attempt; `successful=False` is the newest failed
+    run, `successful=None` the newest run whatever its state (Metaflow's `latest_run`). An error when none."""
     try:
         runs = Flow(flow, namespace=namespace).runs()
     except (NotFound, NamespaceMismatch):
         runs = []
-    if successful:
-        runs = [r for r in runs if r.successful]
-    if not runs:
-        raise ArtifactError(f"no {'successful ' if successful else ''}run of {flow} found")
-    return runs[0]
+    newest = runs[0] if runs else None
+    if successful is not None:
+        wanted = Status.SUCCEEDED if successful else Status.FAILED
+        runs = [r for r in runs if r.status is wanted]
+    if runs:
+        return runs[0]
+    kind = {True: "successful ", False: "failed ", None: ""}[successful]
+    hint = None
+    if newest is not None:
+        hint = f"its newest run is {newest.pathspec} ({newest.status.value}): latest_run({flow!r}, successful=None)"
+    raise ArtifactError(f"no {kind}run of {flow} found", hint=hint)

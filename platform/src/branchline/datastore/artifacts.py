@@ -13,11 +13,13 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from branchline.datastore import layout
+from branchline.datastore import indexed, layout
 from branchline.datastore.records import RunRecord, TaskRecord
 from branchline.datastore.storage import LocalStorage, Storage
 from branchline.errors import ArtifactError
@@ -51,6 +53,20 @@ class ArtifactRef:
         return cls(sha=data["sha"], size=data.get("size", 0), type=data.get("type", ""))
 
 
+@contextmanager
+def _picklable(value: Any) -> Iterator[None]:
+    """A pickling failure as one clear error naming the value's type."""
+    try:
+        yield
+    except ArtifactError:
+        raise
+    except Exception as exc:
+        raise ArtifactError(
+            f"cannot store a value of type {type(value).__name__}: {exc}",
+            hint="artifacts must be picklable; keep open files, locks and clients out of self",
+        ) from None
+
+
 class FlowDatastore:
     """Artifacts and records of one namespace, on any Storage backend."""
 
@@ -73,33 +89,38 @@ class FlowDatastore:
         return layout.log_key(self.namespace, flow, run_id, step, task_id, attempt, stream)
 
     # ----- artifacts
-    def save_value(self, value: Any) -> ArtifactRef:
-        """Pickle `value` to a temp file while hashing it; store it once under its hash."""
+    @contextmanager
+    def _temp_file(self, prefix: str) -> Iterator[tuple[IO[bytes], Path]]:
+        """A temp file next to the store (a local store adopts it without a copy), deleted afterwards."""
         tmp_dir = self._tmpdir
         if tmp_dir is not None:
             tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="artifact-")
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=prefix)
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                writer = _HashingWriter(handle)
-                try:
-                    pickle.dump(value, writer, protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception as exc:
-                    raise ArtifactError(
-                        f"cannot store a value of type {type(value).__name__}: {exc}",
-                        hint="artifacts must be picklable; keep open files, locks and clients out of self",
-                    ) from None
+            with os.fdopen(fd, "w+b") as handle:
+                yield handle, tmp
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _store_file(self, key: str, tmp: Path) -> None:
+        if isinstance(self.storage, LocalStorage):
+            self.storage.adopt_file(key, tmp)
+        else:
+            self.storage.put_file(key, tmp)
+
+    def save_value(self, value: Any) -> ArtifactRef:
+        """Pickle `value` to a temp file while hashing it; store it once under its hash."""
+        with self._temp_file("artifact-") as (handle, tmp):
+            writer = _HashingWriter(handle)
+            with _picklable(value):
+                pickle.dump(value, writer, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.close()
             sha = writer.digest.hexdigest()
             key = self.object_key(sha)
             if not self.storage.exists(key):
-                if isinstance(self.storage, LocalStorage):
-                    self.storage.adopt_file(key, tmp)
-                else:
-                    self.storage.put_file(key, tmp)
+                self._store_file(key, tmp)
             return ArtifactRef(sha=sha, size=writer.size, type=type(value).__name__)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def load_value(self, sha: str) -> Any:
         try:
@@ -150,22 +171,52 @@ class FlowDatastore:
 
     def write_foreach_items(self, flow: str, run_id: str, step: str, task_id: str, count: int) -> None:
         """The task ids of a foreach's items, for the Distributed Map that runs them on AWS."""
-        items = [{"task_id": f"{task_id}-{i}"} for i in range(count)]
-        self.put_json(layout.foreach_items_key(self.namespace, flow, run_id, step, task_id), items)
+        self.write_map_items(flow, run_id, step, task_id, [{"task_id": f"{task_id}-{i}"} for i in range(count)])
 
-    def clone_task(self, flow: str, origin_run_id: str, run_id: str, step: str, task_id: str) -> TaskRecord | None:
+    def write_map_items(self, flow: str, run_id: str, step: str, task_id: str, items: list[dict[str, Any]]) -> None:
+        """The list a foreach's Distributed Map reads (compact: at 10,000 items it is read once, whole)."""
+        key = layout.foreach_items_key(self.namespace, flow, run_id, step, task_id)
+        self.storage.put_bytes(key, json.dumps(items, separators=(",", ":")).encode())
+
+    def write_foreach_values(self, flow: str, run_id: str, step: str, task_id: str, values: Sequence[Any]) -> None:
+        """The values a foreach fans out over, written once, each readable alone by its index."""
+        with self._temp_file("foreach-") as (handle, tmp):
+            with _picklable(values):
+                indexed.write_indexed(values, handle)
+            handle.close()
+            self._store_file(layout.foreach_values_key(self.namespace, flow, run_id, step, task_id), tmp)
+
+    def read_foreach_value(self, flow: str, run_id: str, step: str, task_id: str, index: int) -> Any:
+        """Value `index` of a foreach task's values: two ranged reads (KeyError: the task wrote none)."""
+        key = layout.foreach_values_key(self.namespace, flow, run_id, step, task_id)
+        offsets = self.storage.get_range(key, *indexed.offsets_range(index))
+        return indexed.load_value(self.storage.get_range(key, *indexed.value_range(offsets)))
+
+    def clone_task(
+        self, flow: str, origin_run_id: str, run_id: str, step: str, task_id: str, *, items: bool = True
+    ) -> TaskRecord | None:
         """Resume: copy a task that succeeded in `origin_run_id` into `run_id` (artifacts by reference,
-        foreach items, record); None (nothing written) when it did not succeed there."""
+        foreach items unless `items` is False, record); None (nothing written) when it did not succeed there."""
         origin = self.read_task_record(flow, origin_run_id, step, task_id)
         if origin is None or not origin.succeeded:
             return None
-        refs = self.read_task_artifacts(flow, origin_run_id, step, task_id)
+        return self.clone_record(origin, run_id, items=items)
+
+    def clone_record(self, origin: TaskRecord, run_id: str, *, items: bool = True) -> TaskRecord:
+        """Write `origin` (a succeeded task's record) into `run_id` as a reused task: its artifacts by
+        reference, its Distributed Map items list (unless `items` is False: a resume writes its own), and a
+        record saying where it came from. Its foreach values are not copied: readers follow `cloned_from`."""
+        flow, step, task_id = origin.flow, origin.step, origin.task_id
+        refs = self.read_task_artifacts(flow, origin.run_id, step, task_id)
         self.write_task_artifacts(flow, run_id, step, task_id, refs)
-        items = self.try_json(layout.foreach_items_key(self.namespace, flow, origin_run_id, step, task_id))
-        if items is not None:
-            self.put_json(layout.foreach_items_key(self.namespace, flow, run_id, step, task_id), items)
+        if items and origin.foreach_num_splits is not None:
+            self.write_foreach_items(flow, run_id, step, task_id, origin.foreach_num_splits)
         cloned = replace(
-            origin, run_id=run_id, cloned_from=f"{origin_run_id}/{step}/{task_id}", mlflow_run_id=None
+            origin,
+            run_id=run_id,
+            cloned_from=origin.cloned_from or f"{origin.run_id}/{step}/{task_id}",
+            mlflow_run_id=None,
+            evidence_mlflow_run_id=origin.mlflow_run_id or origin.evidence_mlflow_run_id,
         )
         self.write_task_record(cloned)
         return cloned

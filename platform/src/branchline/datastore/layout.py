@@ -5,6 +5,7 @@
     <ns>/runs/<flow>/<run>/<step>/<task>/meta.json            the task record (written when an attempt ends)
     <ns>/runs/<flow>/<run>/<step>/<task>/artifacts.json       name -> sha (written before meta.json)
     <ns>/runs/<flow>/<run>/<step>/<task>/foreach-items.json   the items a Distributed Map reads (ItemReader)
+    <ns>/runs/<flow>/<run>/<step>/<task>/foreach-values.bin   a foreach's values, each read alone by its index
     <ns>/runs/<flow>/<run>/<step>/<task>/logs/<attempt>.{out,err}
 
 The AWS compiler builds the foreach items key inside a state machine (`States.Format` over the run id and
@@ -19,6 +20,7 @@ RUN_RECORD = "run.json"
 TASK_RECORD = "meta.json"
 TASK_ARTIFACTS = "artifacts.json"
 FOREACH_ITEMS = "foreach-items.json"
+FOREACH_VALUES = "foreach-values.bin"
 
 
 def object_key(namespace: str, sha: str) -> str:
@@ -47,6 +49,12 @@ def task_key(namespace: str, flow: str, run_id: str, step: str, task_id: str) ->
 
 def foreach_items_key(namespace: str, flow: str, run_id: str, step: str, task_id: str) -> str:
     return f"{task_key(namespace, flow, run_id, step, task_id)}/{FOREACH_ITEMS}"
+
+
+def foreach_values_key(namespace: str, flow: str, run_id: str, step: str, task_id: str) -> str:
+    """The values a foreach task fanned out over, written once; item `i` is read by its offsets
+    (`datastore.indexed`), so a foreach task's child reads its own value and nothing else."""
+    return f"{task_key(namespace, flow, run_id, step, task_id)}/{FOREACH_VALUES}"
 
 
 def log_key(namespace: str, flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str) -> str:

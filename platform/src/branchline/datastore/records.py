@@ -72,6 +72,10 @@ class TaskError:
     type: str
     message: str
     traceback: str = ""
+    """the user's frames only (`runtime/user_traceback.py`); the task's `.err` log has the whole traceback"""
+    frames: str = ""
+    """the last frames of the user's code, which the console shows under the failure (none for branchline's
+    own one-line errors)"""
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> TaskError | None:
@@ -102,6 +106,9 @@ class RunRecord:
     execution_arn: str | None = None
     origin_run_id: str | None = None
     """resume: the run whose successful tasks this one reuses"""
+    failed_task: str | None = None
+    """`step/task_id: error` of the task whose last attempt failed the run (a foreach item names itself here:
+    on AWS the Map's own error cannot say which item failed)"""
 
     @classmethod
     def starting(
@@ -110,8 +117,8 @@ class RunRecord:
         """The record of a run that starts now: the one constructor the local runtime and containers use."""
         return cls(flow, run_id, namespace, Status.RUNNING, now_iso(), runtime, **context)
 
-    def ended(self, status: Status) -> RunRecord:
-        return replace(self, status=status, finished=now_iso())
+    def ended(self, status: Status, failed_task: str | None = None) -> RunRecord:
+        return replace(self, status=status, finished=now_iso(), failed_task=failed_task)
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)
@@ -152,7 +159,10 @@ class TaskRecord:
     log_paths: tuple[str, ...] = ()
     origin_run_id: str | None = None
     cloned_from: str | None = None
-    """resume: `origin run/step/task_id` this record was copied from"""
+    """resume: `run/step/task_id` of the task that really ran (this record was copied from it)"""
+    evidence_mlflow_run_id: str | None = None
+    """resume: the MLflow run holding what that task recorded (checks, metrics); tracking copies it into
+    the resumed run, so a reused task's evidence travels with it"""
     batch_job_id: str | None = None
     execution_arn: str | None = None
 
@@ -163,6 +173,11 @@ class TaskRecord:
     @property
     def succeeded(self) -> bool:
         return self.status is Status.SUCCEEDED
+
+    @property
+    def source_run_id(self) -> str:
+        """The run whose task really produced this one's outputs (itself, unless it was cloned)."""
+        return self.cloned_from.split("/", 1)[0] if self.cloned_from else self.run_id
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)

@@ -27,6 +27,7 @@ class Storage(Protocol):
     def put_file(self, key: str, path: Path) -> None: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
+    def get_range(self, key: str, start: int, end: int) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> Iterator[str]: ...
     def list_dirs(self, prefix: str) -> list[str]: ...
@@ -76,6 +77,15 @@ class LocalStorage:
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object at `key`."""
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(end - start)
         except FileNotFoundError:
             raise KeyError(key) from None
 
@@ -140,6 +150,14 @@ class S3Storage:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except self.client.exceptions.NoSuchKey:
             raise KeyError(key) from None
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object at `key` (one ranged GET)."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{end - 1}")
+        except self.client.exceptions.NoSuchKey:
+            raise KeyError(key) from None
+        return response["Body"].read()
 
     def exists(self, key: str) -> bool:
         try:

@@ -8,6 +8,7 @@ storage, and reads nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from branchline.datastore.artifacts import ArtifactRef, FlowDatastore
@@ -73,3 +74,24 @@ class RunView:
         if key not in self._refs:
             self._refs[key] = self.datastore.read_task_artifacts(self.flow, self.run_id, step, task_id)
         return ArtifactSource(self.datastore, self._refs[key], label)
+
+    def foreach_value(self, step: str, task_id: str, index: int, var: str) -> Callable[[], Any]:
+        """A loader of item `index` of a finished foreach task: only that item is read (by its offsets), once.
+
+        A cloned foreach task's values are where its source run wrote them; a run written before values were
+        indexed has only the list artifact `var`, which is then read whole.
+        """
+        loaded: list[Any] = []
+
+        def load() -> Any:
+            if not loaded:
+                record = self.record(step, task_id)
+                source = record.source_run_id if record is not None else self.run_id
+                try:
+                    value = self.datastore.read_foreach_value(self.flow, source, step, task_id, index)
+                except KeyError:
+                    value = self.artifacts(step, task_id, f"foreach {step}").get(var)[index]
+                loaded.append(value)
+            return loaded[0]
+
+        return load

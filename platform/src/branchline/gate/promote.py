@@ -33,7 +33,8 @@ from branchline.namespaces.mlflow_tags import (
     ROLLED_BACK_FROM_TAG,
 )
 from branchline.namespaces.names import registered_model_name
-from branchline.tracking.connect import TrackingSession, connect
+from branchline.runtime.run_info import local_namespace
+from branchline.tracking.connect import TrackingSession, connect, is_http
 from branchline.tracking.evidence import read_flow_evidence
 
 
@@ -118,6 +119,16 @@ def refuse_outside_production(namespace: str | None, what: str) -> None:
         )
 
 
+def refuse_remote_local_promotion(tracking_uri: str) -> None:
+    """`--local` moves `champion` in this machine's own MLflow store only: on a shared server the alias of
+    every name belongs to production's release, whatever the caller's identity may be allowed to write."""
+    if is_http(tracking_uri):
+        raise GateRefused(
+            f"--local promotes in this machine's MLflow store, and this project tracks to {tracking_uri}",
+            hint="on a shared server only production's release moves champion; use --dry-run to see the verdict",
+        )
+
+
 def action_text(verdict: Verdict, *, dry_run: bool, candidate: str, champion: str | None) -> str:
     """One line saying what happened; `candidate` is `v3`, or `<model> v3` for another model than the champion's."""
     was = f"v{champion}" if champion else "none"
@@ -145,19 +156,28 @@ def run_gate(
     flow_run_mlflow_id: str | None = None,
     console: Console | None = None,
     datastore: FlowDatastore | None = None,
+    local: bool = False,
 ) -> GateOutcome:
-    """Evaluate the gate for a candidate (a flow run, a version, or the latest version) and act on it."""
+    """Evaluate the gate for a candidate (a flow run, a version, or the latest version) and act on it.
+
+    `local`: the same decision on this machine's own store (never a server), for the user's own namespace:
+    the candidate is judged against, and on pass becomes, the `champion` of the model that namespace
+    registers (`<model>-dev`), so a newcomer sees the whole promotion on a laptop."""
     config = config or load_config()
     policy = load_policy(config, gate_flow(config, flow), model)
+    if local:
+        refuse_remote_local_promotion(config.tracking_uri)
+        namespace = namespace or local_namespace()
     session = connect(config.tracking_uri)
     candidate = _candidate(
         session, config, policy, run_id=run_id, version=version, namespace=namespace,
         flow_run_mlflow_id=flow_run_mlflow_id,
     )  # fmt: skip
     ns = effective_namespace(str(candidate.namespace), namespace)
-    if not dry_run:
+    if not dry_run and not local:
         refuse_outside_production(ns, f"promote {policy.model} v{candidate.version}")
-    champion, champion_note = _champion(session, config, policy, candidate)
+    alias_model = candidate.model if local else policy.model
+    champion, champion_note = _champion(session, config, policy, candidate, alias_model)
     s3 = lambda: aws_client("s3")  # noqa: E731  (made only for an s3:// datastore)
     store = datastore or FlowDatastore(storage_from_url(config.datastore_url, s3_client=s3), ns)
     records = read_flow_evidence(store, policy.flow, str(candidate.branchline_run_id))
@@ -185,7 +205,7 @@ def run_gate(
     if champion is not None and champion.version == candidate.version:
         notes.append("candidate is already the champion")
     verdict = Verdict(verdict.passed, verdict.criteria, verdict.summary, tuple(notes))
-    label = f"v{candidate.version}" if candidate.model == policy.model else f"{candidate.model} v{candidate.version}"
+    label = f"v{candidate.version}" if candidate.model == alias_model else f"{candidate.model} v{candidate.version}"
     action = action_text(verdict, dry_run=dry_run, candidate=label, champion=champion and champion.version)
     report = build_report(
         verdict=verdict.as_dict(),
@@ -198,7 +218,7 @@ def run_gate(
     )
     promoted = False
     if not dry_run:
-        promoted = _act(session, policy.model, verdict, candidate, champion)
+        promoted = _act(session, alias_model, verdict, candidate, champion)
     _log_report(session, candidate, report)
     if console is not None:
         print_report(console, report)
@@ -246,10 +266,11 @@ def _candidate(
 
 
 def _champion(
-    session: TrackingSession, config: Config, policy: GatePolicy, candidate: VersionEvidence
+    session: TrackingSession, config: Config, policy: GatePolicy, candidate: VersionEvidence, model: str
 ) -> tuple[VersionEvidence | None, str | None]:
-    """Production's champion, traced like a candidate; (None, why) when its evidence cannot be trusted."""
-    mv = ev.champion_version(session, policy.model, CHAMPION_ALIAS)
+    """The champion of `model` (production's, or the local store's `-dev` one for `--local`), traced like a
+    candidate; (None, why) when its evidence cannot be trusted."""
+    mv = ev.champion_version(session, model, CHAMPION_ALIAS)
     if mv is None:
         return None, None
     if str(mv.version) == candidate.version and mv.name == candidate.model:

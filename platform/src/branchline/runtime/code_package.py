@@ -48,3 +48,20 @@ def unpack_code_package(url: str, dest_root: Path) -> Path:
             _safe_extract(tar, dest)
     (dest / ".branchline-unpacked").touch()
     return dest
+
+
+def package_file(url: str, name: str) -> str:
+    """One text file of a code package in S3 (`branchline resume --execution` reads the flow file that ran)."""
+    import io
+    import tarfile
+
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    data = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        try:
+            member = tar.extractfile(name)
+        except KeyError:
+            member = None
+        if member is None:
+            raise ConfigError(f"the code package {url} has no file {name}")
+        return member.read().decode()

@@ -98,7 +98,7 @@ class Reporter:
         """A retry that starts now; when `@retry` asks for a wait, say that it applies on AWS Batch only."""
         self.remote.pop((step, task_id), None)
         self.n_running[step] -= 1
-        wait = (f" (no wait here; on AWS Batch it waits {retry_wait_text(aws_wait_seconds)}: "
+        wait = (f" (no wait here; a deployed flow waits {retry_wait_text(aws_wait_seconds)}: "
                 "minutes_between_retries)") if aws_wait_seconds > 0 else ""
         self._print(f"[yellow]retry[/] {step}/{task_id}: attempt {attempt + 1}/{attempts} now{wait} after: "
                     f"{escape(reason)}")

@@ -16,14 +16,12 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from branchline.authoring.attach import attach, from_env
 from branchline.authoring.current import current
-from branchline.authoring.decorators import retry_wait_text
 from branchline.authoring.exceptions import CaughtException
 from branchline.authoring.flowspec import FlowSpec
 from branchline.authoring.parameters import declared_parameters
@@ -41,6 +39,7 @@ from branchline.runtime.loader import graph_from_class, load_flow_class
 from branchline.runtime.run_info import git_context_from_env
 from branchline.runtime.task_env import TaskEnv
 from branchline.runtime.task_view import build_flow, check_transition
+from branchline.runtime.user_traceback import last_user_frames, user_traceback, whole_traceback
 from branchline.tracking import task_run
 from branchline.tracking.credentials import export_tracking_credentials
 
@@ -72,14 +71,13 @@ class _FallbackFailure(Exception):
 
 
 def _task_error(exc: BaseException) -> TaskError:
-    """The exception as the user reads it: the traceback without branchline's own frames."""
+    """The exception as the user reads it: every frame of their code and none of the platform's (by the
+    platform's installed location); branchline's own errors are one line on the console."""
     if isinstance(exc, _FallbackFailure):
         return exc.error
-    tb = exc.__traceback__
-    while tb is not None and "/branchline/" in tb.tb_frame.f_code.co_filename:
-        tb = tb.tb_next
-    message = str(exc) if isinstance(exc, BranchlineError) else f"{type(exc).__name__}: {exc}"
-    return TaskError(type(exc).__name__, message, "".join(traceback.format_exception(type(exc), exc, tb)))
+    if isinstance(exc, BranchlineError):
+        return TaskError(type(exc).__name__, str(exc), user_traceback(exc))
+    return TaskError(type(exc).__name__, f"{type(exc).__name__}: {exc}", user_traceback(exc), last_user_frames(exc))
 
 
 def _persist(
@@ -93,7 +91,9 @@ def _persist(
     node = graph[spec.step]
     num_splits = None
     if node.type == "foreach" and node.foreach_var:
-        num_splits = len(getattr(flow, node.foreach_var))
+        values = list(getattr(flow, node.foreach_var))
+        num_splits = len(values)
+        ds.write_foreach_values(spec.flow, spec.run_id, spec.step, spec.task_id, values)
         ds.write_foreach_items(spec.flow, spec.run_id, spec.step, spec.task_id, num_splits)
     ds.write_task_artifacts(spec.flow, spec.run_id, spec.step, spec.task_id, refs)
     return refs, num_splits
@@ -203,7 +203,7 @@ def execute_task(
         if isinstance(exc, KeyboardInterrupt):
             raise
         error = _task_error(exc)
-        print(error.traceback or error.message, file=sys.stderr, flush=True)
+        print(error.message if isinstance(exc, _FallbackFailure) else whole_traceback(exc), file=sys.stderr, flush=True)
         last_attempt = spec.attempt + 1 >= spec.max_attempts or spec.fallback is not None
         if node.decorator("catch") and last_attempt and flow is not None and node.type != "foreach":
             artifacts, caught, error = _catch(ds, graph, spec, flow, error, params), error, None
@@ -271,9 +271,9 @@ def _start_run(ds: FlowDatastore, graph: FlowGraph, flow_cls: type[FlowSpec], ta
     return run
 
 
-def _spec(task: TaskEnv, flow: str) -> TaskSpec:
+def _spec(task: TaskEnv, run: RunRecord) -> TaskSpec:
     return TaskSpec(
-        flow=flow,
+        flow=run.flow,
         step=task.step,
         run_id=task.run_id,
         task_id=task.task_id,
@@ -281,7 +281,7 @@ def _spec(task: TaskEnv, flow: str) -> TaskSpec:
         attempt=task.attempt,
         max_attempts=task.max_attempts,
         fallback=CONTAINER_FALLBACK if task.catch_fallback else None,
-        origin_run_id=task.origin_run_id,
+        origin_run_id=task.origin_run_id or run.origin_run_id,
         log_paths=(batch_job_url(task.batch_job_id),) if task.batch_job_id else (),
         batch_job_id=task.batch_job_id,
         execution_arn=task.execution_arn,
@@ -340,18 +340,14 @@ def run_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> int:
     python = f"python+imports {started:.2f} s, " if started is not None else ""
     print(f"branchline task {graph.name}/{task.run_id}/{task.step}/{task.task_id} attempt {task.attempt + 1} "
           f"({python}code package {t_code - t0:.2f} s, flow {time.perf_counter() - t_code:.2f} s)", flush=True)
-    delay = float(os.environ.get("BRANCHLINE_RETRY_DELAY_SECONDS", "0") or 0)
-    if task.attempt > 0 and delay > 0:  # Batch retries at once; @retry(minutes_between_retries=...) waits here
-        print(f"retrying {task.step}/{task.task_id} in {retry_wait_text(delay)} (minutes_between_retries): "
-              f"attempt {task.attempt + 1}/{task.max_attempts}", flush=True)
-        time.sleep(delay)
-    record = execute_task(flow_cls, graph, ds, _spec(task, graph.name), dict(run.params), tracking=tracking)
+    record = execute_task(flow_cls, graph, ds, _spec(task, run), dict(run.params), tracking=tracking)
     if task.scheduled_locally:
         pass  # the laptop's scheduler ends the run (and its MLflow run) when the whole DAG is over
     elif record.succeeded and task.step == "end":
         ds.write_run_record(run.ended(Status.SUCCEEDED))
     elif not record.succeeded and task.attempt + 1 >= task.max_attempts:
-        ds.write_run_record(run.ended(Status.FAILED))
+        error = f": {record.error.message}" if record.error else ""
+        ds.write_run_record(run.ended(Status.FAILED, failed_task=f"{task.step}/{task.task_id}{error}"[:2000]))
         if tracking is not None:  # no recorder in containers: the last failed task closes the MLflow run
             try:
                 task_run.finish_flow_run(tracking, failed=True)

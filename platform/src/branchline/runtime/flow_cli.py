@@ -182,12 +182,17 @@ def _dest(name: str) -> str:
     return "param_" + name.replace("-", "_")
 
 
-def main(flow_cls: type[FlowSpec], argv: Sequence[str], *, prog: str | None = None) -> None:
-    """Run the flow CLI and exit; user mistakes print one line, no traceback."""
+def main(flow_cls: type[FlowSpec], argv: Sequence[str], *, prog: str | None = None, flow_file: str | None = None
+         ) -> None:
+    """Run the flow CLI and exit; user mistakes print one line, no traceback. `flow_file`: run as
+    `branchline VERB FLOW_FILE ...`, whose usage lines read `branchline run FLOW_FILE [OPTIONS]`."""
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     try:
         cli = build_cli(flow_cls, console)
+        if flow_file is not None:
+            for command in cli.commands.values():
+                command.options_metavar = f"{flow_file} {command.options_metavar}"
         cli.main(args=list(argv), prog_name=prog or os.path.basename(sys.argv[0]), standalone_mode=False)
     except BranchlineError as exc:
         err.print("[red]error:[/] " + escape(str(exc)), highlight=False, soft_wrap=True)

@@ -31,7 +31,7 @@ from branchline.runtime.entrypoint import TaskSpec
 from branchline.runtime.loader import graph_from_class
 from branchline.runtime.local import LocalRunner, RunOptions, RunResult
 from branchline.runtime.pypi_env import ensure_env, exec_command
-from branchline.runtime.run_info import ci_context, git_context, local_placement
+from branchline.runtime.run_info import ci_context, git_context, local_namespace, local_placement
 from branchline.runtime.tracking_bridge import TrackingBridge
 
 ARTIFACT_PARAM = "__branchline_artifact__"
@@ -61,10 +61,21 @@ def failure_message(result: RunResult, flow_file: Path | str) -> RunFailed:
     lines = [
         f"step '{failed.step}' failed (task {failed.task_id}, attempt {failed.attempt + 1}): {failed.error.message}",
     ]
+    if failed.error.frames:
+        lines.append("in your code (the last frames; the .err log has the whole traceback):")
+        lines.append(failed.error.frames.rstrip("\n"))
     if logs:
         lines.append(f"logs: {logs[0]}\n      {logs[1] if len(logs) > 1 else ''}".rstrip())
     lines.append(f"resume from the failure with: python {flow_file} resume {result.run_id}")
     return RunFailed("\n".join(lines))
+
+
+def run_reference(flow: str, run_id: str, namespace: str) -> str:
+    """How the user reads a run back in Python: the namespace is spelled out when it is not the one the
+    client reads by default (this user's), or `Run(...)` would not find it."""
+    if namespace == local_namespace():
+        return f"Run('{flow}/{run_id}')"
+    return f"Run('{flow}/{run_id}', namespace='{namespace}')"
 
 
 def flow_config(flow_cls: type[FlowSpec], start: Path) -> Config:
@@ -189,7 +200,8 @@ class LocalSession:
             cloned = f", {result.cloned} task(s) reused" if result.cloned else ""
             self.console.print(f"[green]done[/] {flow}/{run_id} in {elapsed:.2f}s{cloned}")
             self.console.print(f"  artifacts: {where}", soft_wrap=True)
-            self.console.print(f"  read them: Run('{flow}/{run_id}')['end'].task.data")
+            self.console.print(f"  read them: {run_reference(flow, run_id, self.namespace)}['end'].task.data",
+                               soft_wrap=True)
         return result
 
     def _pypi_envs(self) -> Any:

@@ -269,8 +269,8 @@ class LocalRunner:
         self._echo(spec)
         attempts = self._max_attempts(step)
         if attempt + 1 < attempts and not running.fallback:
-            # As Metaflow's local runtime: the next attempt starts at once; minutes_between_retries is a
-            # Batch-side wait (the step's container sleeps before a retry), which the display says.
+            # As Metaflow's local runtime: the next attempt starts at once (a laptop's Batch steps too);
+            # minutes_between_retries is a deployed flow's Wait state (compile/asl.py), which the display says.
             retry = self.graph[step].decorator("retry")
             minutes = float(retry.args.get("minutes_between_retries") or 0) if retry else 0.0
             self.reporter.retrying(step, task_id, attempt + 1, attempts, message, aws_wait_seconds=60.0 * minutes)

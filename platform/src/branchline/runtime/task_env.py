@@ -42,8 +42,9 @@ class TaskEnv(NamedTuple):
                 raise ConfigError(f"the task entrypoint needs {name} (or --{key.replace('_', '-')})")
             return value
 
-        # A laptop run retries by submitting a new job per attempt (BRANCHLINE_ATTEMPT); a deployment lets Batch
-        # retry the same job, which counts its attempts in AWS_BATCH_JOB_ATTEMPT.
+        # A laptop run retries by submitting a new job per attempt, and so does a deployment's state machine
+        # (@retry's loop): both say which attempt in BRANCHLINE_ATTEMPT. A job Batch retries itself (a lost
+        # host) numbers its attempts from 1 in AWS_BATCH_JOB_ATTEMPT.
         attempt = int(env.get("BRANCHLINE_ATTEMPT") or int(env.get("AWS_BATCH_JOB_ATTEMPT", "1") or "1") - 1)
         return cls(
             flow_file=pick("BRANCHLINE_FLOW_FILE", "flow_file"),

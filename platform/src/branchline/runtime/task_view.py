@@ -31,8 +31,7 @@ def build_flow(
         ForeachFrame(
             index=index,
             num_splits=run.num_splits(foreach, foreach_task),
-            items=run.artifacts(foreach, foreach_task, f"foreach {foreach}"),
-            var=graph[foreach].foreach_var or "",
+            item=run.foreach_value(foreach, foreach_task, index, graph[foreach].foreach_var or ""),
         )
         for foreach, foreach_task, index in foreach_frames_for(graph, step, task_id)
     ]

@@ -10,10 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from branchline.datastore.artifacts import FlowDatastore
-from branchline.namespaces.mlflow_tags import NAMESPACE_TAG, PARENT_RUN_TAG, ROLE_FLOW, ROLE_TAG, ROLE_TASK, RUN_ID_TAG
-from branchline.tracking.connect import TrackingSession, ensure_experiment
+from branchline.namespaces.mlflow_tags import (
+    EVIDENCE_FROM_TAG,
+    NAMESPACE_TAG,
+    ORIGIN_MLFLOW_RUN_TAG,
+    PARENT_RUN_TAG,
+    ROLE_FLOW,
+    ROLE_TAG,
+    ROLE_TASK,
+    RUN_ID_TAG,
+)
+from branchline.tracking.connect import TrackingSession, connect, ensure_experiment
 from branchline.tracking.tags import (
     FINAL_TASK_STATUSES,
+    carried_tags,
     chunks,
     iso_to_ms,
     mlflow_json_key,
@@ -133,5 +143,41 @@ def record_task(
     mlflow_run_id = create_task_run(
         session, link, tags, step=step, task_id=task_id, start_ms=iso_to_ms(meta.get("started"))
     )
+    if meta.get("evidence_mlflow_run_id"):  # a reused task: what it recorded travels with it
+        copy_evidence(session, str(meta["evidence_mlflow_run_id"]), mlflow_run_id)
     session.call("end a task run", session.client.set_terminated, mlflow_run_id, status, end_ms)
     return mlflow_run_id
+
+
+def copy_evidence(session: TrackingSession, source_run_id: str, target_run_id: str) -> None:
+    """Carry what a reused task recorded in its original run (check outcomes, metrics, params, its own tags)
+    into its run in the resumed flow run: the gate judges a flow run by the runs under it, so a resumed
+    run must not lose the data checks its reused `start` ran. The source is named on the copy."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    source = session.maybe("read the reused task's run", session.client.get_run, source_run_id)
+    if source is None:
+        return  # deleted since: nothing to carry
+    carried = {**carried_tags(dict(source.data.tags)), EVIDENCE_FROM_TAG: source_run_id}
+    batches = (
+        ("tags", [RunTag(k, v) for k, v in carried.items()]),
+        ("metrics", [Metric(k, v, 0, 0) for k, v in source.data.metrics.items()]),
+        ("params", [Param(k, v) for k, v in source.data.params.items()]),
+    )
+    for kind, items in batches:
+        for batch in chunks(items):
+            session.call(f"copy the reused task's {kind}", session.client.log_batch, target_run_id, **{kind: batch})
+
+
+def record_resume(ds: FlowDatastore, run_doc: dict[str, Any], project: str, reused: list[dict[str, Any]]) -> dict:
+    """A resumed run on AWS, before its execution starts: its parent run (tagged with the original run's),
+    published in mlflow.json for its tasks, and a run per reused task that carries evidence."""
+    session = connect(str(run_doc["tracking_uri"]))
+    link = open_parent(session, ds, run_doc, project)
+    origin = read_link(ds, run_doc["flow"], str(run_doc.get("origin_run_id"))) or {}
+    if origin.get("run_id"):
+        set_tags(session, link["run_id"], {ORIGIN_MLFLOW_RUN_TAG: str(origin["run_id"])})
+    for meta in reused:
+        if meta.get("evidence_mlflow_run_id"):
+            record_task(session, link, run_doc, meta["step"], meta["task_id"], meta)
+    return link

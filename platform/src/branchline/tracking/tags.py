@@ -18,6 +18,7 @@ from branchline.namespaces.mlflow_tags import (
     ATTEMPT_TAG,
     BATCH_JOB_ID_TAG,
     BRANCH_TAG,
+    CHECKS_TAG_PREFIX,
     CI_EVENT_TAG,
     CLONED_FROM_TAG,
     ERROR_TAG,
@@ -130,6 +131,13 @@ def task_tags(
         }
     )
     return {**inherited, **own}
+
+
+def carried_tags(tags: dict[str, str]) -> dict[str, str]:
+    """What a reused task's run carries over from its original: what it recorded (check outcomes, the user's own
+    tags), nothing of the original's identity (MLflow's `mlflow.*`, branchline's other `branchline.*` tags)."""
+    return {k: v for k, v in tags.items()
+            if k.startswith(CHECKS_TAG_PREFIX) or not k.startswith(("mlflow.", "branchline."))}
 
 
 def _error_line(error: dict[str, Any] | None) -> str | None:

@@ -1,7 +1,9 @@
 """Amazon States Language building blocks: one small pure function per kind of state.
 
-State data is always `{"run_id", "task_id", "params"}` (plus `error` after a caught failure):
-Tasks, Maps and Parallels keep it unchanged (`ResultPath: null`) so the pointers flow through.
+State data is always `{"run_id", "task_id", "params", "retry", "resume"}` (plus `error` after a caught
+failure): `retry.n` counts the failed attempts of the step running now (0 after every Task), `resume` holds
+what a resumed execution may skip (`skip`: step → 1). Tasks, Maps and Parallels otherwise keep the data
+unchanged, so the pointers flow through.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ States = dict[str, State]
 INIT_CHECK = "run.check-input"
 INIT_DEFAULT_PARAMS = "run.default-params"
 INIT = "run.init"
+INIT_RESUME = "run.init-resume"
 
 BATCH_SUBMIT_RETRY: State = {
     # SubmitJob throttling (50/s) and transient Batch API errors: back off with jitter, capped.
@@ -31,7 +34,11 @@ BATCH_SUBMIT_RETRY: State = {
     "MaxDelaySeconds": 120,
     "JitterStrategy": "FULL",
 }
+TASK_FAILED = "States.TaskFailed"
+"""A Batch job that ended FAILED (its user code failed, or an attempt ran past its timeout)."""
 ERROR_PATH = "$.error"
+RETRY_COUNT = "$.retry.n"
+RESET_RETRY_COUNT: State = {"ResultSelector": {"n": 0}, "ResultPath": "$.retry"}
 
 
 def state_name(step: str, suffix: str = "") -> str:
@@ -45,28 +52,38 @@ def format_literal(text: str) -> str:
     return "".join("\\" + c if c in "\\'{}" else c for c in text)
 
 
+def skip_path(step: str) -> str:
+    """Where a resumed execution says `step` is reused (step names are Python identifiers: a plain path)."""
+    return f"$.resume.skip.{step}"
+
+
 def init_states(first: str) -> States:
-    """Normalise the execution input to `{run_id, task_id, params}`; a missing `params` becomes `{}`."""
+    """Normalise the execution input to the state data; a missing `params` becomes `{}`.
+
+    A resumed execution's input also holds `resume` (`branchline resume --execution`), kept as is.
+    """
+    data: State = {"run_id.$": "$$.Execution.Name", "task_id": "0", "params.$": "$.params", "retry": {"n": 0}}
     return {
         INIT_CHECK: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.params", "IsPresent": True, "Next": INIT}],
+            "Choices": [
+                {"Variable": "$.resume", "IsPresent": True, "Next": INIT_RESUME},
+                {"Variable": "$.params", "IsPresent": True, "Next": INIT},
+            ],
             "Default": INIT_DEFAULT_PARAMS,
         },
         INIT_DEFAULT_PARAMS: {"Type": "Pass", "Result": {}, "ResultPath": "$.params", "Next": INIT},
-        INIT: {
-            "Type": "Pass",
-            "Parameters": {"run_id.$": "$$.Execution.Name", "task_id": "0", "params.$": "$.params"},
-            "Next": first,
-        },
+        INIT: {"Type": "Pass", "Parameters": {**data, "resume": {}}, "Next": first},
+        INIT_RESUME: {"Type": "Pass", "Parameters": {**data, "resume.$": "$.resume"}, "Next": first},
     }
 
 
 def container_overrides(*, with_params: bool, fallback: bool) -> State:
-    """Pointers only: run id, task id, execution; the start step also gets the parameters."""
+    """Pointers only: run id, task id, attempt, execution; the start step also gets the parameters."""
     env: list[State] = [
         {"Name": "BRANCHLINE_RUN_ID", "Value.$": "$.run_id"},
         {"Name": "BRANCHLINE_TASK_ID", "Value.$": "$.task_id"},
+        {"Name": "BRANCHLINE_ATTEMPT", "Value.$": f"States.Format('{{}}', {RETRY_COUNT})"},
         {"Name": "BRANCHLINE_EXECUTION_ARN", "Value.$": "$$.Execution.Id"},
     ]
     if with_params:
@@ -77,11 +94,11 @@ def container_overrides(*, with_params: bool, fallback: bool) -> State:
 
 
 def goto(next_state: str | None) -> State:
-    """`Next`, or the end of the (sub-)machine. A chain's last Task outputs `{}`: a wide Map's
-    aggregated result (one output per item) must stay far below the 256 KiB payload cap."""
+    """`Next` (the attempt counter back to 0), or the end of the (sub-)machine. A chain's last Task outputs
+    `{}`: a wide Map's aggregated result (one output per item) must stay far below the 256 KiB payload cap."""
     if next_state is None:
         return {"ResultSelector": {}, "End": True}
-    return {"ResultPath": None, "Next": next_state}
+    return {**RESET_RETRY_COUNT, "Next": next_state}
 
 
 def task_state(
@@ -90,10 +107,20 @@ def task_state(
     job_queue: str,
     job_definition: str,
     overrides: State,
+    timeout_seconds: int,
     on_error: str,
+    on_task_failed: str | None,
     next_state: str | None,
 ) -> State:
-    """A Batch job run to completion; retries of the job itself are Batch's (its retryStrategy)."""
+    """A Batch job run to completion within `timeout_seconds` (queueing included).
+
+    `on_task_failed`: where a failed job goes when the step has retries left to spend (`retry_states`);
+    everything else that goes wrong (no retries left, SubmitJob refused after its own retries, the state's
+    timeout) goes to `on_error`.
+    """
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": ERROR_PATH, "Next": on_error}]
+    if on_task_failed is not None:
+        catch.insert(0, {"ErrorEquals": [TASK_FAILED], "ResultPath": ERROR_PATH, "Next": on_task_failed})
     return {
         "Type": "Task",
         "Resource": TASK_RESOURCE,
@@ -103,10 +130,52 @@ def task_state(
             "JobDefinition": job_definition,
             "ContainerOverrides": overrides,
         },
+        "TimeoutSeconds": timeout_seconds,
         "Retry": [BATCH_SUBMIT_RETRY],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": ERROR_PATH, "Next": on_error}],
+        "Catch": catch,
         **goto(next_state),
     }
+
+
+def retry_states(names: tuple[str, str, str], *, task: str, retries: int, delay_seconds: int, exhausted: str) -> States:
+    """`@retry` in the state machine: count the failed attempt, wait, run the Task again; `exhausted` after
+    `retries` retries. The wait is spent by Step Functions (a Wait state), never by a running container.
+
+    `names` are the check, wait and count states.
+    """
+    check, wait, count = names
+    again = wait if delay_seconds else count
+    states: States = {
+        check: {
+            "Type": "Choice",
+            "Choices": [{"Variable": RETRY_COUNT, "NumericLessThan": retries, "Next": again}],
+            "Default": exhausted,
+        },
+        count: {
+            "Type": "Pass",
+            "Parameters": {"n.$": f"States.MathAdd({RETRY_COUNT}, 1)"},
+            "ResultPath": "$.retry",
+            "Next": task,
+        },
+    }
+    if delay_seconds:
+        states[wait] = {"Type": "Wait", "Seconds": delay_seconds, "Next": count}
+    return states
+
+
+def reuse_state(*, step: str, task: str, reused: str, whole_split: tuple[str, str] | None = None) -> State:
+    """The entry of a step: a resumed execution passes over a step whose task it reused (to `reused`);
+    for a split or foreach whose join was reused too, straight to the join (`whole_split`: join, its entry)."""
+    choices = [{"Variable": skip_path(step), "IsPresent": True, "Next": reused}]
+    if whole_split is not None:
+        join, entry = whole_split
+        choices.insert(0, {"Variable": skip_path(join), "IsPresent": True, "Next": entry})
+    return {"Type": "Choice", "Choices": choices, "Default": task}
+
+
+def reused_end_state() -> State:
+    """The end of a chain whose last step was reused: outputs `{}` as the last Task would."""
+    return {"Type": "Pass", "Result": {}, "End": True}
 
 
 def fail_state(error: str, cause: str) -> State:
@@ -136,10 +205,10 @@ def map_state(
     """A foreach: a Distributed Map over the items list the foreach task wrote to S3.
 
     Each item is a child execution (its own 25,000-event history), started with the run id and
-    parameters of the Map's input and the item's task id. No ToleratedFailure* field: the default (0)
-    is what we want, one failed item fails the foreach (and moto's parser rejects an explicit 0).
-    `items_key_template` is a
-    `States.Format` template with two `{}`: run id, then the foreach task's id.
+    parameters of the Map's input and the item's task id; the item itself becomes the child's `resume`
+    (a resumed execution's items list names what each item may skip). No ToleratedFailure* field: the
+    default (0) is what we want, one failed item fails the foreach (and moto's parser rejects an explicit 0).
+    `items_key_template` is a `States.Format` template with two `{}`: run id, then the foreach task's id.
     """
     start, states = body
     return {
@@ -151,7 +220,13 @@ def map_state(
             "ReaderConfig": {"InputType": "JSON"},
             "Parameters": {"Bucket": bucket, "Key.$": f"States.Format('{items_key_template}', $.run_id, $.task_id)"},
         },
-        "ItemSelector": {"run_id.$": "$.run_id", "params.$": "$.params", "task_id.$": "$$.Map.Item.Value.task_id"},
+        "ItemSelector": {
+            "run_id.$": "$.run_id",
+            "params.$": "$.params",
+            "task_id.$": "$$.Map.Item.Value.task_id",
+            "retry": {"n": 0},
+            "resume.$": "$$.Map.Item.Value",
+        },
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": start,

@@ -13,17 +13,19 @@ import math
 from typing import Any
 
 from branchline.aws.compile.compute import linux_parameters, step_compute
-from branchline.aws.compile.context import TASK_COMMAND, CompileContext, CompileError, JobDefinitionSpec
+from branchline.aws.compile.context import (
+    HOST_FAILURE_ATTEMPTS,
+    TASK_COMMAND,
+    CompileContext,
+    CompileError,
+    JobDefinitionSpec,
+)
 from branchline.aws.compile.steps import StepSettings, check_environment, settings
 from branchline.graph.model import FlowGraph, StepNode
 from branchline.namespaces import TAG_SPEC_HASH, TAG_STEP, Names
 from branchline.namespaces.names import aws_tag_value
 
-HOST_FAILURE_ATTEMPTS = 3
-"""Attempts of a step without @retry: only host failures (a reclaimed Spot instance) get the extra two."""
-
 RETRY_ON_HOST_FAILURE = {"onStatusReason": "Host EC2*", "action": "RETRY"}
-RETRY_ON_ANY_EXIT_CODE = {"onExitCode": "*", "action": "RETRY"}
 EXIT_OTHERWISE = {"onReason": "*", "action": "EXIT"}
 
 
@@ -38,29 +40,20 @@ def resource_requirements(s: StepSettings) -> list[dict[str, str]]:
     return reqs
 
 
-def retry_strategy(s: StepSettings) -> dict[str, Any]:
-    """Batch retries, so that attempts are counted where the job runs (no ASL-level TaskFailed retry).
+def retry_strategy() -> dict[str, Any]:
+    """Batch retries host failures only; `@retry` is the state machine's (`asl.retry_states`).
 
-    Batch *retries* a job that matches no `evaluateOnExit` rule, so every list ends with an EXIT
-    catch-all, and what should be retried is said first:
+    Why split: Batch retries at once and never retries an attempt that ran past its timeout, so it cannot
+    honour `minutes_between_retries` (the delay would be a `sleep` in a billed container) nor retry a
+    timed-out attempt. Step Functions can do both: a failed job (`States.TaskFailed`, timeouts included)
+    goes to a Wait state and is submitted again, and the attempt number travels in `$.retry.n`.
 
-    * host failures (`Host EC2*`: the instance went away, e.g. a Spot reclaim) are not the user's
-      fault and are always retried;
-    * with `@retry(times=n)`, a user failure (the container exited non-zero, so it has an exit
-      code) is retried too, for n+1 attempts in all. Host failures count toward those attempts:
-      Batch has one counter, and a separate budget would let user failures run past n+1;
-    * without @retry, a user failure hits the catch-all and ends the job at once; the job still
-      gets HOST_FAILURE_ATTEMPTS so a lost instance is not a failed run.
-
-    Anything else (a timeout, which Batch never retries anyway; an image that cannot be pulled; a
-    job cancelled by hand) exits.
+    What stays here is what only Batch sees: a job whose instance went away (`Host EC2*`, e.g. a Spot
+    reclaim) is not the user's fault and is retried inside the same Task, up to HOST_FAILURE_ATTEMPTS.
+    Batch *retries* a job that matches no rule, so the list ends with an EXIT catch-all: a user failure,
+    a timeout, an image that cannot be pulled or a job cancelled by hand ends the job at once.
     """
-    if s.attempts == 1:
-        return {"attempts": HOST_FAILURE_ATTEMPTS, "evaluateOnExit": [RETRY_ON_HOST_FAILURE, EXIT_OTHERWISE]}
-    return {
-        "attempts": s.attempts,
-        "evaluateOnExit": [RETRY_ON_HOST_FAILURE, RETRY_ON_ANY_EXIT_CODE, EXIT_OTHERWISE],
-    }
+    return {"attempts": HOST_FAILURE_ATTEMPTS, "evaluateOnExit": [RETRY_ON_HOST_FAILURE, EXIT_OTHERWISE]}
 
 
 def static_environment(graph: FlowGraph, node: StepNode, ctx: CompileContext, s: StepSettings) -> list[dict[str, str]]:
@@ -83,9 +76,6 @@ def static_environment(graph: FlowGraph, node: StepNode, ctx: CompileContext, s:
         env["BRANCHLINE_TRACKING_SECRET"] = ctx.tracking_secret
     if ctx.project_branch:
         env["BRANCHLINE_PROJECT_BRANCH"] = ctx.project_branch  # current.branch_name (authoring.project)
-    if s.attempts > 1 and s.retry_delay_seconds:
-        # Batch retries at once; the entrypoint waits this long before a retry attempt's user code.
-        env["BRANCHLINE_RETRY_DELAY_SECONDS"] = str(s.retry_delay_seconds)
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
 
 
@@ -135,11 +125,10 @@ def job_definition(graph: FlowGraph, node: StepNode, ctx: CompileContext) -> Job
         "type": "container",
         "platformCapabilities": ["EC2"],
         "containerProperties": container,
-        "retryStrategy": retry_strategy(s),
+        "retryStrategy": retry_strategy(),
+        "timeout": {"attemptDurationSeconds": s.attempt_timeout(ctx)},
         "propagateTags": True,
     }
-    if s.timeout_seconds is not None:
-        request["timeout"] = {"attemptDurationSeconds": s.timeout_seconds}
     digest = spec_hash(request)
     request["tags"] = {
         **names.tags(graph.name, ctx.git_sha),

@@ -18,7 +18,19 @@ DEFINITION_MAX_BYTES = 1024 * 1024
 CONTAINER_OVERRIDES_MAX_CHARS = 8192
 """Batch rejects a SubmitJob whose container overrides exceed 8,192 characters."""
 BATCH_MAX_ATTEMPTS = 10
+HOST_FAILURE_ATTEMPTS = 3
+"""Batch attempts of every job: only host failures (a reclaimed Spot instance) get the extra two."""
 BATCH_MIN_TIMEOUT_SECONDS = 60
+"""Batch refuses an attemptDurationSeconds below 60."""
+STATE_MAX_TIMEOUT_SECONDS = 365 * 24 * 3600
+"""A Standard execution lasts at most a year: no state timeout beyond it means anything."""
+DEFAULT_STEP_TIMEOUT_SECONDS = 5 * 24 * 3600
+"""Each attempt of a step without @timeout may run this long (Metaflow's default on AWS is 5 days too)."""
+DEFAULT_QUEUE_TIMEOUT_SECONDS = 24 * 3600
+"""How long a step's job may wait for compute (RUNNABLE) before the step fails instead of hanging."""
+DEFAULT_MAX_CONCURRENCY = 16
+MAP_MAX_CONCURRENCY = 10_000
+"""Step Functions runs at most 10,000 child executions of a Distributed Map at once."""
 PARAMS_MAX_JSON_CHARS = 4096
 """The one payload in a container override: the start task's parameters (`BRANCHLINE_PARAMS`). Whoever
 starts an execution must refuse larger parameters (as JSON); pass a pointer (an S3 URL) instead."""
@@ -26,6 +38,10 @@ MAX_TASK_ID_CHARS = 40
 """Room left in a Batch job name for the task id (`0-12-3`...): a depth-6 foreach of 99,999 items each."""
 
 STATE_NAME_MAX_CHARS = 80
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class CompileError(BranchlineError):
@@ -50,7 +66,11 @@ class CompileContext:
     code_package: str
     tracking_uri: str | None = None
     tracking_secret: str | None = None  # Secrets Manager id of the MLflow credentials (never the credentials)
-    max_concurrency: int = 16
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    step_timeout_seconds: int = DEFAULT_STEP_TIMEOUT_SECONDS
+    """per attempt, for steps without @timeout"""
+    queue_timeout_seconds: int = DEFAULT_QUEUE_TIMEOUT_SECONDS
+    """added to a step's state timeout: the time its job may wait for compute"""
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     git_sha: str | None = None
     project_branch: str | None = None
@@ -65,11 +85,17 @@ class CompileContext:
                 hint="set the datastore to s3://<bucket>/branchline/<project> to deploy to AWS",
             )
         concurrency = self.max_concurrency
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 0:
+        if not _whole(concurrency) or not 0 <= concurrency <= MAP_MAX_CONCURRENCY:
             raise CompileError(
-                f"max_concurrency {self.max_concurrency!r} is not a non-negative integer",
+                f"max_concurrency {self.max_concurrency!r} is not a whole number from 0 to {MAP_MAX_CONCURRENCY:,}",
                 hint="set how many foreach items may run at once (0 lets Step Functions decide)",
             )
+        for name, least in (("step_timeout_seconds", BATCH_MIN_TIMEOUT_SECONDS), ("queue_timeout_seconds", 1)):
+            value = getattr(self, name)
+            if not _whole(value) or not least <= value <= STATE_MAX_TIMEOUT_SECONDS:
+                raise CompileError(f"{name} {value!r} is not a whole number of seconds from {least} to "
+                                   f"{STATE_MAX_TIMEOUT_SECONDS:,}", hint="a step's time must be bounded, and "
+                                   "Step Functions ends every execution after a year")
 
     @property
     def bucket(self) -> str:

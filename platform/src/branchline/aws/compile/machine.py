@@ -4,6 +4,10 @@ A *chain* runs from a step to the join that closes the chain's branch (or to `en
 steps follow each other; a split becomes a Parallel of chains, a foreach a Distributed Map over
 a chain, and the chain goes on at their join. Nested foreach nests Maps, because a Map's body is
 itself a chain.
+
+Every step is entered through its reuse Choice (`x.reuse`, which a resumed execution uses to pass over
+the tasks it cloned), then runs its Task `x`; `@retry` adds a retry loop, `@catch` a fallback Task, and
+every step ends its failure path at a Fail state naming it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from branchline.aws.compile.asl import (
     init_states,
     map_state,
     parallel_state,
+    retry_states,
+    reuse_state,
+    reused_end_state,
     state_name,
     task_state,
 )
@@ -53,6 +60,11 @@ def job_name_prefix(names: Names, flow: str, step: str) -> str:
     return name if len(name) <= room else with_hash(name, name, room)
 
 
+def entry(step: str) -> str:
+    """The state every transition into `step` targets: its reuse Choice."""
+    return state_name(step, "reuse")
+
+
 def foreach_items_key_template(ctx: CompileContext, flow: str, step: str) -> str:
     """`States.Format` template of the key of a foreach task's items list, with slots for run id and task id."""
     key = foreach_items_key(format_literal(ctx.namespace), format_literal(flow), "{}", format_literal(step), "{}")
@@ -69,28 +81,43 @@ class _Compiler:
     def names(self) -> Names:
         return Names(self.ctx.project, self.ctx.namespace)
 
-    # ----- one step: its Task, an optional @catch fallback Task, its Fail state
-    def _task(self, node: StepNode, *, fallback: bool, on_error: str, next_state: str | None) -> dict[str, Any]:
+    # ----- one step: its reuse Choice, its Task, a retry loop, an optional @catch fallback, its Fail state
+    def _task(self, node: StepNode, *, fallback: bool, on_error: str, on_task_failed: str | None,
+              next_state: str | None) -> dict[str, Any]:
         return task_state(
             job_name_prefix=job_name_prefix(self.names, self.graph.name, node.name),
             job_queue=self.ctx.job_queue,
             job_definition=self.arns[node.name],
             overrides=container_overrides(with_params=node.name == "start", fallback=fallback),
+            timeout_seconds=settings(node).state_timeout(self.ctx),
             on_error=on_error,
+            on_task_failed=on_task_failed,
             next_state=next_state,
         )
 
-    def step_states(self, node: StepNode, next_state: str | None) -> States:
-        """A failed step ends the execution at a Fail state naming it; with @catch, first at a fallback
-        Task (same job definition) that records the failure so the flow goes on."""
+    def step_states(self, node: StepNode, next_state: str | None, *,
+                    whole_split: tuple[str, str] | None = None) -> States:
+        """The states of one step. `next_state` follows its Task, and a resumed execution that reused the task
+        goes there too (None: the chain ends); `whole_split` is (join, its entry) for a split or foreach."""
+        s = settings(node)
+        task = state_name(node.name)
         fail = state_name(node.name, "failed")
+        on_error = state_name(node.name, "catch-fallback") if s.catch else fail
+        retry = state_name(node.name, "retry") if s.retries else None
         states: States = {}
-        on_error = fail
-        if settings(node).catch:
-            on_error = state_name(node.name, "catch-fallback")
-        states[state_name(node.name)] = self._task(node, fallback=False, on_error=on_error, next_state=next_state)
-        if on_error != fail:
-            states[on_error] = self._task(node, fallback=True, on_error=fail, next_state=next_state)
+        reused = next_state
+        if reused is None:
+            reused = state_name(node.name, "reused")
+            states[reused] = reused_end_state()
+        states[entry(node.name)] = reuse_state(step=node.name, task=task, reused=reused, whole_split=whole_split)
+        states[task] = self._task(node, fallback=False, on_error=on_error, on_task_failed=retry, next_state=next_state)
+        if retry is not None:
+            names = (retry, state_name(node.name, "retry-wait"), state_name(node.name, "retry-count"))
+            states.update(retry_states(names, task=task, retries=s.retries, delay_seconds=s.retry_delay_seconds,
+                                       exhausted=on_error))
+        if on_error != fail:  # the fallback records the failure the task could not record itself
+            states[on_error] = self._task(node, fallback=True, on_error=fail, on_task_failed=None,
+                                          next_state=next_state)
         states[fail] = fail_state(
             f"StepFailed.{node.name}",
             f"step {node.name!r} of flow {self.graph.name} failed: its Batch job failed or could not run "
@@ -101,7 +128,7 @@ class _Compiler:
     # ----- fan-out constructs
     def split(self, node: StepNode, name: str, join: str) -> States:
         branches = [self.chain(out, join) for out in node.out_funcs]
-        return {name: parallel_state(branches, state_name(join))}
+        return {name: parallel_state(branches, entry(join))}
 
     def foreach(self, node: StepNode, name: str, join: str) -> States:
         fail = state_name(node.name, "foreach-failed")
@@ -114,7 +141,7 @@ class _Compiler:
                 body=self.chain(node.out_funcs[0], join),
                 max_concurrency=self.ctx.max_concurrency,
                 on_error=fail,
-                next_state=state_name(join),
+                next_state=entry(join),
             ),
             fail: fail_state(
                 f"ForeachFailed.{node.name}",
@@ -148,17 +175,17 @@ class _Compiler:
                 if stop is not None:
                     raise CompileError(f"step {step!r} ends the flow inside a branch that {stop!r} should join")
                 states.update(self.step_states(node, None))
-                return state_name(first), states
+                return entry(first), states
             if kind == "linear":
                 nxt = node.out_funcs[0]
-                states.update(self.step_states(node, None if nxt == stop else state_name(nxt)))
+                states.update(self.step_states(node, None if nxt == stop else entry(nxt)))
                 if nxt == stop:
-                    return state_name(first), states
+                    return entry(first), states
                 step = nxt
                 continue
             join = self._join_of(node)
             fan = state_name(node.name, kind)
-            states.update(self.step_states(node, fan))
+            states.update(self.step_states(node, fan, whole_split=(join, entry(join))))
             states.update(self.split(node, fan, join) if kind == "split" else self.foreach(node, fan, join))
             step = join
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from branchline.aws.compile.compute import step_compute
-from branchline.aws.compile.context import BATCH_MAX_ATTEMPTS, BATCH_MIN_TIMEOUT_SECONDS, CompileError
+from branchline.aws.compile.context import (
+    BATCH_MAX_ATTEMPTS,
+    BATCH_MIN_TIMEOUT_SECONDS,
+    HOST_FAILURE_ATTEMPTS,
+    STATE_MAX_TIMEOUT_SECONDS,
+    CompileContext,
+    CompileError,
+)
 from branchline.graph.model import StepNode
 
 Transition = Literal["linear", "split", "foreach", "end"]
@@ -31,8 +38,23 @@ class StepSettings:
     """User attempts: `@retry(times=n)` gives n+1; a step without @retry gets 1."""
     retry_delay_seconds: int
     timeout_seconds: int | None
+    """`@timeout`, per attempt (None: the project's default applies)"""
     catch: bool
     environment: dict[str, str]
+
+    @property
+    def retries(self) -> int:
+        return self.attempts - 1
+
+    def attempt_timeout(self, ctx: CompileContext) -> int:
+        """Seconds one attempt may run: `@timeout`, else the project's `step_timeout_seconds`."""
+        return self.timeout_seconds if self.timeout_seconds is not None else ctx.step_timeout_seconds
+
+    def state_timeout(self, ctx: CompileContext) -> int:
+        """Seconds the step's Task state may last: its job may wait `queue_timeout_seconds` for compute, then
+        run its attempts (host failures are retried inside one Task), so no step can hang for ever."""
+        total = ctx.queue_timeout_seconds + HOST_FAILURE_ATTEMPTS * self.attempt_timeout(ctx)
+        return min(total, STATE_MAX_TIMEOUT_SECONDS)
 
 
 def transition(node: StepNode) -> Transition:

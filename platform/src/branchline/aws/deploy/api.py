@@ -18,11 +18,10 @@ from branchline.aws.deploy.desired import check_inputs, desired_flow
 from branchline.aws.deploy.executor import Executor
 from branchline.aws.deploy.lock import Holder, holder_from_env, lock_key, lock_timing, namespace_lock
 from branchline.aws.deploy.models import FlowDeployResult, Plan
-from branchline.aws.deploy.observe import state_machine, state_machine_arns
+from branchline.aws.deploy.observe import scope_of, state_machine_at
 from branchline.aws.deploy.project import current_git_sha, load_flows
 from branchline.aws.deploy.settings import (
     aws_settings,
-    caller_account,
     check_account,
     configured_bucket,
     configured_queue,
@@ -85,18 +84,19 @@ def deploy(
     graphs: Sequence[tuple[str, FlowGraph]] | None = None,
     max_concurrency: int | None = None,
     project_branch: str | None = None,
+    full: bool = False,
     holder: Holder | None = None,
     log: Log = _stderr,
 ) -> FlowDeployResult:
     """Deploy the project's flows (or those named in `flows`) to `namespace`; idempotent.
 
-    A second deploy of the same inputs makes no call that changes anything; a deploy interrupted anywhere
-    converges when run again (every plan is computed from what exists). `graphs` gives the flows as
-    (flow file relative to the project root, graph) instead (a flow file's own `step-functions create`);
-    `max_concurrency` caps each foreach's parallel items; `project_branch` is the `@project` branch name
-    the tasks report (`current.branch_name`).
-    A deploy whose `holder.order` is
-    older than the namespace's last finished deploy raises `lock.Superseded` and changes nothing.
+    A second deploy of the same inputs makes no call that changes anything, and reads only the caller's
+    identity and each flow's alias (`full`: everything, to repair changes made by hand); a deploy
+    interrupted anywhere converges when run again (its plan is computed from what exists). `graphs` gives the
+    flows as (flow file relative to the project root, graph) instead (a flow file's own `step-functions
+    create`); `max_concurrency` caps each foreach's parallel items; `project_branch` is the `@project` branch
+    name the tasks report (`current.branch_name`). A deploy whose `holder.order` is older than the
+    namespace's last finished deploy raises `lock.Superseded` and changes nothing.
     """
     check_inputs(image, code_package)
     names = Names(config.project, namespace)
@@ -114,11 +114,12 @@ def deploy(
     ]
     executor = executor or Executor()
     with aws_errors(f"deploy to {namespace}"):
-        check_account(settings, namespace, caller_account(executor.clients("sts")))  # prod only in its own account
+        scope = scope_of(executor.clients)
+        check_account(settings, namespace, scope.account)  # prod only in its own account
         if dry_run:
-            return apply_desired(names, desired, dry_run=True, executor=executor)
+            return apply_desired(names, desired, dry_run=True, executor=executor, scope=scope, full=full)
         with _locked(config, names, executor, holder or holder_from_env("deploy", sha), log):
-            return apply_desired(names, desired, executor=executor)
+            return apply_desired(names, desired, executor=executor, scope=scope, full=full)
 
 
 def teardown(
@@ -144,9 +145,10 @@ def teardown(
     executor = executor or Executor()
     bucket = None if keep_data else (configured_bucket(config) if dry_run else lock_bucket(config, namespace))
     queue = configured_queue(config, namespace)
+    steps = project_flow_steps(config)
 
     def find() -> NamespaceResources:
-        return find_resources(executor.clients, names, bucket, queues=[queue] if queue else None,
+        return find_resources(executor.clients, names, bucket, flows=steps, queues=[queue] if queue else None,
                               keep_keys=frozenset({lock_key(names)}))
 
     with aws_errors(f"teardown of {namespace}"):
@@ -178,8 +180,10 @@ def delete_flow(
     names = Names(config.project, namespace)
     executor = executor or Executor()
 
+    steps = {k: v for k, v in project_flow_steps(config).items() if k == flow}
+
     def plan_delete() -> Plan:
-        found = flow_resources(find_resources(executor.clients, names, None), names, flow)
+        found = flow_resources(find_resources(executor.clients, names, None, flows=steps), names, flow)
         return Plan(plan_stop(found).calls + plan_teardown(found, names).calls)  # schedule first, then the rest
 
     with aws_errors(f"delete of {flow} in {namespace}"):
@@ -189,6 +193,15 @@ def delete_flow(
             plan = plan_delete()
             executor.execute(plan)
     return plan
+
+
+def project_flow_steps(config: Config) -> dict[str, tuple[str, ...]]:
+    """flow → steps of the project's flows as they are now (teardown also looks for these by name);
+    nothing when the flows cannot be read: teardown must work for a project that no longer has them."""
+    try:
+        return {graph.name: tuple(graph.steps) for _, graph in load_flows(config)}
+    except BranchlineError:
+        return {}
 
 
 def _stop_then_delete(executor: Executor, names: Names, find: Callable[[], NamespaceResources],
@@ -265,13 +278,13 @@ def rollback_flow(
 def _rollback(names: Names, flow: str, namespace: str, to_version: int | None, executor: Executor, *,
               dry_run: bool) -> RollbackPlan:
     with aws_errors(f"rollback of {flow} in {namespace}"):
-        arn = state_machine_arns(executor.clients).get(names.state_machine(flow))
-        if arn is None:
+        sm = state_machine_at(executor.clients, scope_of(executor.clients).state_machine_arn(names.state_machine(flow)))
+        if sm is None:
             raise RollbackError(
                 f"flow {flow} is not deployed in namespace {namespace}",
                 hint=f"deploy it first: branchline deploy --namespace {namespace}",
             )
-        planned = plan_rollback(state_machine(executor.clients, arn), names.alias(), to_version)
+        planned = plan_rollback(sm, names.alias(), to_version)
         if not dry_run:
             executor.execute(planned.plan)
     return planned

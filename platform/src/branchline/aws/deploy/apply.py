@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from branchline.aws.deploy.executor import Executor
-from branchline.aws.deploy.models import DesiredFlow, FlowDeployResult, Plan, resolve
-from branchline.aws.deploy.observe import observe_flows
-from branchline.aws.deploy.planner import job_definition_arns, plan_deploy
+from branchline.aws.deploy.models import DesiredFlow, FlowDeployResult, ObservedFlow, Plan, resolve
+from branchline.aws.deploy.observe import Scope, deployed_marker, observe_flow, scope_of
+from branchline.aws.deploy.planner import is_current, job_definition_arns, plan_deploy
 from branchline.aws.session import ClientFactory
 from branchline.errors import BranchlineError
 from branchline.namespaces import Names
@@ -52,33 +52,52 @@ def _execute_checked(plan: Plan, executor: Executor, current_definitions: dict[s
         executor.run(call)
 
 
+def _observe(
+    names: Names, desired: Sequence[DesiredFlow], executor: Executor, scope: Scope, full: bool
+) -> tuple[dict[str, str], list[tuple[DesiredFlow, ObservedFlow, str | None]]]:
+    """flow → live alias ARN, and (desired, observed, marker) for each flow that is not already current."""
+    aliases: dict[str, str] = {}
+    triples: list[tuple[DesiredFlow, ObservedFlow, str | None]] = []
+    for flow in desired:
+        aliases[flow.flow] = alias_arn = f"{scope.state_machine_arn(flow.state_machine_name)}:{flow.alias}"
+        marker = deployed_marker(executor.clients, alias_arn)
+        if not full and is_current(flow, marker):
+            continue
+        triples.append((flow, observe_flow(executor.clients, scope, names, flow), marker))
+    return aliases, triples
+
+
 def apply_desired(
-    names: Names, desired: Sequence[DesiredFlow], *, dry_run: bool = False, executor: Executor | None = None
+    names: Names,
+    desired: Sequence[DesiredFlow],
+    *,
+    dry_run: bool = False,
+    executor: Executor | None = None,
+    scope: Scope | None = None,
+    full: bool = False,
 ) -> FlowDeployResult:
     """Make AWS match `desired` (or, with `dry_run`, only say how); returns the plan and alias ARNs.
 
-    What exists is read through the executor's clients, so a test's executor sees the same account.
+    A flow whose `live` alias records that exactly this was deployed is not observed further (one read),
+    unless `full`: then everything of it is read and compared (drift made by hand is repaired). What exists
+    is read through the executor's clients, so a test's executor sees the same account.
     """
     executor = executor or Executor()
-    for attempt in range(REPLANS + 1):
-        observed = observe_flows(executor.clients, names, [d.flow for d in desired])
-        plan = plan_deploy((d, observed[d.flow]) for d in desired)
-        result = FlowDeployResult(names.namespace, plan, executed=False)
+    scope = scope or scope_of(executor.clients)
+    replans = 0
+    while True:
+        aliases, triples = _observe(names, desired, executor, scope, full)
+        result = FlowDeployResult(names.namespace, plan_deploy(triples), executed=False, state_machines=aliases)
         if dry_run:
-            break
-        current = {o.state_machine.arn: o.state_machine.definition for o in observed.values() if o.state_machine}
+            return result
+        current = {o.state_machine.arn: o.state_machine.definition for _, o, _ in triples if o.state_machine}
         try:
-            _execute_checked(plan, executor, current)
+            _execute_checked(result.plan, executor, current)
         except InactiveJobDefinition:
-            if attempt == REPLANS:
+            replans += 1
+            if replans > REPLANS:
                 raise
+            full = True  # plan again from everything that exists, not from the alias's marker
             continue
         result.executed = True
-        break
-    for flow in desired:
-        sm = observed[flow.flow].state_machine
-        if sm is not None:
-            result.state_machines[flow.flow] = f"{sm.arn}:{flow.alias}"
-        elif result.executed:
-            result.state_machines[flow.flow] = f"{executor.variables[f'sm:{flow.state_machine_name}']}:{flow.alias}"
-    return result
+        return result

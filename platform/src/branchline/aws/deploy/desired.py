@@ -23,7 +23,7 @@ def check_inputs(image: str, code_package: str) -> None:
     if not _DIGEST_REF.fullmatch(image or ""):
         raise DeployInputError(
             f"--image {image!r} is not pinned by digest",
-            hint="pass REPOSITORY@sha256:<64 hex> (`branchline image build` prints it)",
+            hint="pass REPOSITORY@sha256:<64 hex> (`branchline image publish` prints it)",
         )
     if not (code_package or "").startswith("s3://") or len(code_package) <= len("s3://"):
         raise DeployInputError(
@@ -62,7 +62,9 @@ def desired_flow(
         git_sha=git_sha,
         environment=dict(settings.job_environment),
         project_branch=project_branch,
-        **({"max_concurrency": max_concurrency} if max_concurrency is not None else {}),
+        max_concurrency=settings.max_concurrency if max_concurrency is None else max_concurrency,
+        step_timeout_seconds=settings.step_timeout_seconds,
+        queue_timeout_seconds=settings.queue_timeout_seconds,
         step_images=dict(step_images or {}),
     )
     job_definitions = tuple(

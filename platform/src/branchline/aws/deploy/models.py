@@ -193,6 +193,7 @@ class ObservedSchedule:
     role_arn: str
     input: str
     state: str
+    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ observed state, so a plan computed after an interrupted run picks up exactly wha
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -32,6 +34,9 @@ from branchline.namespaces import TAG_NAMESPACE, TAG_PROJECT, TAG_SPEC_HASH
 
 SCHEDULE_GROUP = "default"
 SCHEDULE_MARK = "branchline:"
+DESIRED_MARK = "branchline desired="
+"""How the `live` alias's description starts once a deploy has finished: then the digest of what it deployed."""
+ALIAS_DESCRIPTION_MAX = 256
 _JOB_DEFINITION_ARN = re.compile(r"arn:[\w-]+:batch:[\w-]*:\d*:job-definition/[A-Za-z0-9_-]+:\d+")
 
 
@@ -232,15 +237,43 @@ def plan_schedule(desired: DesiredFlow, observed: ObservedFlow, alias_arn: str) 
                  f"update schedule {want.name} ({want.expression} {want.timezone})", resource=want.name)]
 
 
-def plan_flow(desired: DesiredFlow, observed: ObservedFlow) -> list[Call]:
-    """All calls for one flow, in dependency order."""
+def desired_digest(desired: DesiredFlow) -> str:
+    """sha256 of everything a flow's deploy makes true (definition, job definitions, role, tags, schedule...)."""
+    return hashlib.sha256(canonical_json(dataclasses.asdict(desired)).encode()).hexdigest()
+
+
+def marker_description(desired: DesiredFlow) -> str:
+    """The `live` alias's description after a finished deploy of `desired`."""
+    text = f"{DESIRED_MARK}{desired_digest(desired)}; {desired.flow} at {desired.git_sha}"
+    return text[:ALIAS_DESCRIPTION_MAX]
+
+
+def is_current(desired: DesiredFlow, description: str | None) -> bool:
+    """Whether the last finished deploy of this flow deployed exactly `desired` (read from its alias)."""
+    return bool(description) and (description or "").startswith(f"{DESIRED_MARK}{desired_digest(desired)};")
+
+
+def mark_call(desired: DesiredFlow, alias_arn: str) -> Call:
+    """The last call of a flow's deploy: record what is now deployed, so that the same deploy again costs one
+    read. Written last, so a deploy interrupted before it is observed in full the next time."""
+    return Call("stepfunctions", "update_state_machine_alias",
+                {"stateMachineAliasArn": alias_arn, "description": marker_description(desired)},
+                f"record on alias {desired.alias} what is deployed (digest {desired_digest(desired)[:12]})",
+                resource=alias_arn)
+
+
+def plan_flow(desired: DesiredFlow, observed: ObservedFlow, marker: str | None = None) -> list[Call]:
+    """All calls for one flow, in dependency order; `marker` is the alias's current description."""
     calls, arns = plan_job_definitions(desired, observed)
     sm_calls, alias_arn = plan_state_machine(desired, observed, arns)
-    return calls + sm_calls + plan_schedule(desired, observed, alias_arn)
+    calls += sm_calls + plan_schedule(desired, observed, alias_arn)
+    if calls or not is_current(desired, marker):
+        calls.append(mark_call(desired, alias_arn))
+    return calls
 
 
-def plan_deploy(pairs: Iterable[tuple[DesiredFlow, ObservedFlow]]) -> Plan:
+def plan_deploy(triples: Iterable[tuple[DesiredFlow, ObservedFlow, str | None]]) -> Plan:
     plan = Plan()
-    for desired, observed in pairs:
-        plan.extend(plan_flow(desired, observed))
+    for desired, observed, marker in triples:
+        plan.extend(plan_flow(desired, observed, marker))
     return plan

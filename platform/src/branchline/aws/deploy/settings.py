@@ -11,8 +11,18 @@ development credentials, nor a branch namespace into the production account.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from typing import Any
 
+from branchline.aws.compile.context import (
+    BATCH_MIN_TIMEOUT_SECONDS,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_QUEUE_TIMEOUT_SECONDS,
+    DEFAULT_STEP_TIMEOUT_SECONDS,
+    MAP_MAX_CONCURRENCY,
+    STATE_MAX_TIMEOUT_SECONDS,
+)
 from branchline.config import Config
 from branchline.errors import BranchlineError, ConfigError
 from branchline.images.production import check_repositories
@@ -20,6 +30,31 @@ from branchline.namespaces import is_production, tracking_secret_prefix
 
 DEFAULT_KEEP_VERSIONS = 10
 _INFRA_HINT = "the platform's CloudFormation stack outputs it (see docs/deploy.md)"
+
+AWS_KEYS: dict[str, str] = {
+    "region": "the AWS region (when neither AWS_REGION nor the profile sets one)",
+    "account_id": "the development account (deploys check the caller's account)",
+    "production_account_id": "production's own account",
+    "bucket": "the datastore bucket",
+    "production_bucket": "production's datastore bucket",
+    "job_queue": "the Batch queue every branch namespace shares",
+    "production_job_queue": "production's Batch queue",
+    "states_role_arn": "the Step Functions role of branch namespaces",
+    "job_role_arn": "the Batch job role of branch namespaces",
+    "production_states_role_arn": "production's Step Functions role",
+    "production_job_role_arn": "production's Batch job role",
+    "scheduler_role_arn": "the EventBridge Scheduler role of @schedule flows",
+    "image_repository": "the branches' step image repository",
+    "production_image_repository": "production's step image repository",
+    "keep_versions": "state machine versions kept for rollback",
+    "max_concurrency": "foreach items that run at once (0: as many as Step Functions allows)",
+    "step_timeout_seconds": "the time limit of each attempt of a step without @timeout",
+    "queue_timeout_seconds": "how long a step may wait for compute before it fails",
+    "job_environment": "a table of extra environment variables for every step container",
+    "tracking_secret": "the Secrets Manager id of the branches' MLflow credentials",
+    "production_tracking_secret": "the Secrets Manager id of production's MLflow credentials",
+}
+"""Every key `[tool.branchline.aws]` may hold, and what it is for: any other key is a mistake."""
 
 
 class WrongAccountError(BranchlineError):
@@ -54,6 +89,9 @@ class AwsSettings:
     production_image_repository: str | None = None
     tracking_secret: str | None = None
     production_tracking_secret: str | None = None
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    step_timeout_seconds: int = DEFAULT_STEP_TIMEOUT_SECONDS
+    queue_timeout_seconds: int = DEFAULT_QUEUE_TIMEOUT_SECONDS
 
     def _production(self, value: str | None, key: str) -> str:
         if not value:
@@ -118,11 +156,40 @@ def account_setting(config: Config, key: str) -> str | None:
     return text
 
 
+def check_keys(config: Config) -> None:
+    """Refuse a `[tool.branchline.aws]` key nobody reads: a typo would otherwise be silently ignored."""
+    table = config.get("aws", {})
+    if not isinstance(table, dict):
+        raise ConfigError("tool.branchline.aws must be a table", hint="write [tool.branchline.aws] in pyproject.toml")
+    unknown = sorted(set(table) - set(AWS_KEYS))
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(key, list(AWS_KEYS), n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    more = f" (and {', '.join(unknown[1:])})" if len(unknown) > 1 else ""
+    raise ConfigError(
+        f"unknown setting tool.branchline.aws.{key}{more}",
+        hint=f"{hint}the keys are: {', '.join(sorted(AWS_KEYS))} (docs/deploy.md)",
+    )
+
+
+def _whole_number(config: Config, key: str, default: int, *, minimum: int, maximum: int, example: str) -> int:
+    value: Any = config.get(f"aws.{key}", default)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ConfigError(
+            f"tool.branchline.aws.{key} must be a whole number from {minimum:,} to {maximum:,}, not {value!r}",
+            hint=f"e.g. {key} = {example} ({AWS_KEYS[key]})",
+        )
+    return value
+
+
 def aws_settings(config: Config, namespace: str | None = None) -> AwsSettings:
     """Read and check `[tool.branchline.aws]`; every missing key is named with where to find it.
 
     With `namespace` = prod and a `production_bucket`, `bucket` is production's (its own account's) bucket.
     """
+    check_keys(config)
     states_role = str(config.require("aws.states_role_arn", hint=_INFRA_HINT))
     keep = config.get("aws.keep_versions", DEFAULT_KEEP_VERSIONS)
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
@@ -146,6 +213,13 @@ def aws_settings(config: Config, namespace: str | None = None) -> AwsSettings:
         job_environment=_job_environment(config),
         account_id=account_setting(config, "account_id"),
         production_account_id=account_setting(config, "production_account_id"),
+        max_concurrency=_whole_number(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=0,
+                                      maximum=MAP_MAX_CONCURRENCY, example="16"),
+        step_timeout_seconds=_whole_number(config, "step_timeout_seconds", DEFAULT_STEP_TIMEOUT_SECONDS,
+                                           minimum=BATCH_MIN_TIMEOUT_SECONDS, maximum=STATE_MAX_TIMEOUT_SECONDS,
+                                           example="86400"),
+        queue_timeout_seconds=_whole_number(config, "queue_timeout_seconds", DEFAULT_QUEUE_TIMEOUT_SECONDS,
+                                            minimum=1, maximum=STATE_MAX_TIMEOUT_SECONDS, example="3600"),
         **dict(zip(("image_repository", "production_image_repository"), image_repositories(config), strict=True)),
         tracking_secret=tracking_secret(config, production=False),
         production_tracking_secret=tracking_secret(config, production=True),
@@ -176,21 +250,22 @@ def tracking_secret(config: Config, *, production: bool) -> str | None:
     return text
 
 
-def check_account(settings: AwsSettings, namespace: str, caller_account: str) -> None:
-    """Refuse to deploy `namespace` with credentials of the wrong account (before anything is written)."""
+def check_account(settings: AwsSettings, namespace: str, caller_account: str, action: str = "deploy") -> None:
+    """Refuse to `action` (deploy, resume...) `namespace` with credentials of the wrong account (before anything
+    is written)."""
     expected = settings.account_for(namespace)
     if expected is None or caller_account == expected:
         return
     if is_production(namespace):
         raise WrongAccountError(
-            f"refusing to deploy prod with credentials of account {caller_account}: production lives in "
+            f"refusing to {action} prod with credentials of account {caller_account}: production lives in "
             f"account {expected}",
             hint=f"deploy prod from the release workflow, with the release role of account {expected} "
             "(tool.branchline.aws.production_account_id)",
         )
     where = "the production account" if caller_account == settings.production_account_id else "account"
     raise WrongAccountError(
-        f"refusing to deploy {namespace} with credentials of {where} {caller_account}: branch namespaces "
+        f"refusing to {action} {namespace} with credentials of {where} {caller_account}: branch namespaces "
         f"live in account {expected}",
         hint="use the development account's credentials (the ci role, or your own profile there)",
     )

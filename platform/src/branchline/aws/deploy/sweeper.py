@@ -4,19 +4,28 @@ In-flight work goes first: the schedules (they start executions), then the names
 stopped and its Batch jobs terminated (`plan_stop`), and the caller waits for those jobs to end before anything
 is deleted (`plan_teardown`), so a task still running cannot write data back under a prefix already emptied.
 
-Found by tags where the tagging API covers the service (Step Functions), by listing with tags
-(Batch job definitions), by description (Scheduler schedules take no tags) and by key prefix
+Found never by listing the region: state machines by tag (the tagging API covers Step Functions) and by exact
+name for the project's flows; job definitions by exact name (every name a found machine's versions submit
+to, and the project's current steps), keeping only revisions tagged with this project and namespace;
+schedules by exact name and description (schedules take no tags); data by key prefix
 (S3, `branchline/<project>/<namespace>/`, slash included so `br-a` never matches `br-ab`).
-Only exact `branchline:project` + `branchline:namespace` matches are touched: a branch teardown
-cannot reach `prod` or another branch. `DeleteStateMachine` also removes versions and aliases.
+A branch teardown cannot reach `prod` or another branch. `DeleteStateMachine` also removes versions
+and aliases.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from branchline.aws.deploy.models import Call, ObservedJobDefinition, Plan
-from branchline.aws.deploy.observe import job_definitions, state_machine_arns
+from branchline.aws.deploy.observe import (
+    job_definitions_named,
+    scope_of,
+    state_machine_at,
+    used_job_definition_names,
+)
+from branchline.aws.deploy.observe import schedule as observed_schedule
 from branchline.aws.deploy.planner import SCHEDULE_GROUP, schedule_description
 from branchline.aws.session import ClientFactory
 from branchline.errors import BranchlineError
@@ -24,14 +33,12 @@ from branchline.namespaces import TAG_FLOW, TAG_NAMESPACE, TAG_PROJECT, Names, i
 from branchline.namespaces.names import aws_tag_value
 
 S3_DELETE_BATCH = 1000
+ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+STOP_REASON = "branchline teardown of the namespace"
 
 
 class ProductionTeardownRefused(BranchlineError):
     """`prod` is torn down only with an explicit flag."""
-
-
-ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
-STOP_REASON = "branchline teardown of the namespace"
 
 
 @dataclass
@@ -63,19 +70,6 @@ def tagged_state_machines(clients: ClientFactory, names: Names) -> dict[str, dic
     return found
 
 
-def _schedules(clients: ClientFactory, names: Names) -> list[str]:
-    """Names of the schedules whose description marks them as this namespace's."""
-    scheduler = clients("scheduler")
-    head = schedule_description(names.project, names.namespace, "")
-    found = []
-    for page in scheduler.get_paginator("list_schedules").paginate(GroupName=SCHEDULE_GROUP):
-        for item in page.get("Schedules", []):
-            got = scheduler.get_schedule(Name=item["Name"], GroupName=SCHEDULE_GROUP)
-            if str(got.get("Description", "")).startswith(head):
-                found.append(item["Name"])
-    return found
-
-
 def _s3_keys(clients: ClientFactory, bucket: str, prefix: str) -> list[str]:
     keys = []
     for page in clients("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -89,17 +83,6 @@ def _running_executions(clients: ClientFactory, machines: list[str]) -> list[str
     for arn in machines:
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
             found += [item["executionArn"] for item in page.get("executions", [])]
-    return found
-
-
-def _job_definition_names(clients: ClientFactory, names: Names) -> set[str]:
-    """Names of every job definition of the namespace, of any status (a running job may use an old revision)."""
-    want = {TAG_PROJECT: names.project, TAG_NAMESPACE: names.namespace}
-    found = set()
-    for page in clients("batch").get_paginator("describe_job_definitions").paginate():
-        for jd in page.get("jobDefinitions", []):
-            if all((jd.get("tags") or {}).get(k) == v for k, v in want.items()):
-                found.add(jd["jobDefinitionName"])
     return found
 
 
@@ -130,21 +113,41 @@ def job_queues(clients: ClientFactory) -> list[str]:
     return queues
 
 
-def find_resources(clients: ClientFactory, names: Names, bucket: str | None, *, queues: list[str] | None = None,
-                   keep_keys: frozenset[str] = frozenset()) -> NamespaceResources:
-    """Everything of `names.namespace`: machines, ACTIVE job definitions, schedules, S3 keys (but `keep_keys`),
-    running executions and unfinished jobs (on `queues`, default every queue)."""
+def find_resources(
+    clients: ClientFactory,
+    names: Names,
+    bucket: str | None,
+    flows: Mapping[str, Sequence[str]] | None = None,
+    *,
+    queues: list[str] | None = None,
+    keep_keys: frozenset[str] = frozenset(),
+) -> NamespaceResources:
+    """Everything of `names.namespace`: machines, ACTIVE job definition revisions, schedules, S3 keys (but
+    `keep_keys`), running executions and unfinished jobs (on `queues`, default every queue).
+
+    `flows` (flow → steps, the project's flows as they are now) adds names to look for; what was deployed
+    and is no longer in the project is found through the tags of its state machine.
+    """
+    flows = flows or {}
     found = NamespaceResources(bucket=bucket)
+    scope = scope_of(clients)
     tagged = tagged_state_machines(clients, names)
-    found.job_definitions = job_definitions(clients, names)
-    flows = {tags.get(TAG_FLOW) for tags in tagged.values()} | {jd.tags.get(TAG_FLOW) for jd in found.job_definitions}
-    by_name = state_machine_arns(clients)
-    named = {by_name[n] for n in (names.state_machine(f) for f in flows if f) if n in by_name}
-    found.state_machines = sorted(set(tagged) | named)
-    found.schedules = _schedules(clients, names)
+    flow_names = {tags.get(TAG_FLOW) for tags in tagged.values()} | set(flows)
+    job_names = {names.job_definition(flow, step) for flow, steps in flows.items() for step in steps}
+    machines = set(tagged)
+    head = schedule_description(names.project, names.namespace, "")
+    for flow in sorted(f for f in flow_names if f):
+        sm = state_machine_at(clients, scope.state_machine_arn(names.state_machine(flow)))
+        if sm is not None and all(sm.tags.get(k) == v for k, v in names.tags().items()):
+            machines.add(sm.arn)
+            job_names |= used_job_definition_names(sm)
+        schedule = observed_schedule(clients, names.schedule(flow)) if is_production(names.namespace) else None
+        if schedule is not None and schedule.description.startswith(head):  # only production has schedules
+            found.schedules.append(schedule.name)
+    found.state_machines = sorted(machines)
+    found.job_definitions = job_definitions_named(clients, names, job_names)
     found.executions = _running_executions(clients, found.state_machines)
-    found.jobs = unfinished_jobs(clients, job_queues(clients) if queues is None else queues,
-                                 _job_definition_names(clients, names))
+    found.jobs = unfinished_jobs(clients, job_queues(clients) if queues is None else queues, job_names)
     if bucket:
         found.s3_keys = [k for k in _s3_keys(clients, bucket, names.s3_prefix() + "/") if k not in keep_keys]
     return found

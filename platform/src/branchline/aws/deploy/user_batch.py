@@ -160,5 +160,5 @@ def prepare(
     environment = {
         "BRANCHLINE_WITH": to_env(attached),
         "BRANCHLINE_SCHEDULER": "local",
-    }  # a retry's container waits @retry's minutes_between_retries itself, as a deployed one (compile/batch.py)
+    }  # a laptop run resubmits a failed job at once; only a deployed flow waits (its Wait state)
     return BatchRun(prepared, environment, image, code_url)

@@ -44,7 +44,9 @@ def plan_rollback(sm: ObservedStateMachine, alias: str, to_version: int | None =
     target = numbers[to_version]
     call = Call("stepfunctions", "update_state_machine_alias",
                 {"stateMachineAliasArn": f"{sm.arn}:{alias}",
-                 "routingConfiguration": [{"stateMachineVersionArn": target.arn, "weight": 100}]},
+                 "routingConfiguration": [{"stateMachineVersionArn": target.arn, "weight": 100}],
+                 # no longer what the last deploy recorded: the next deploy observes and moves it forward
+                 "description": f"rolled back from version {current} to version {to_version}"},
                 f"move alias {alias} from version {current} to version {to_version}"
                 + (f" ({target.description})" if target.description else ""),
                 resource=f"{sm.arn}:{alias}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from branchline.authoring.parameters import convert
 from branchline.aws.compile import PARAMS_MAX_JSON_CHARS
-from branchline.aws.deploy.observe import state_machine_arns
+from branchline.aws.deploy.observe import deployed_marker, scope_of
 from branchline.aws.session import ClientFactory
 from branchline.datastore.records import new_run_id
 from branchline.errors import BranchlineError, FlowError
@@ -48,13 +48,14 @@ def typed_params(graph: FlowGraph, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def alias_arn(clients: ClientFactory, names: Names, flow: str) -> str:
-    arn = state_machine_arns(clients).get(names.state_machine(flow))
-    if arn is None:
+    """The flow's `live` alias in the namespace (by exact name, from the caller's account and region)."""
+    arn = f"{scope_of(clients).state_machine_arn(names.state_machine(flow))}:{names.alias()}"
+    if deployed_marker(clients, arn) is None:
         raise NotDeployed(
             f"flow {flow} is not deployed in namespace {names.namespace}",
             hint=f"deploy it first: branchline deploy --namespace {names.namespace}",
         )
-    return f"{arn}:{names.alias()}"
+    return arn
 
 
 def start_run(
