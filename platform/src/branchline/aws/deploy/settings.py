@@ -53,6 +53,8 @@ AWS_KEYS: dict[str, str] = {
     "job_environment": "a table of extra environment variables for every step container",
     "tracking_secret": "the Secrets Manager id of the branches' MLflow credentials",
     "production_tracking_secret": "the Secrets Manager id of production's MLflow credentials",
+    "lock_lease_seconds": "how long a namespace's write lock lasts without renewal (a killed deployer's expires)",
+    "lock_wait_seconds": "how long a write waits for another writer's lock before it gives up",
 }
 """Every key `[tool.branchline.aws]` may hold, and what it is for: any other key is a mistake."""
 
