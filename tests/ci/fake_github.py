@@ -4,6 +4,8 @@ It plays only what `branchline` relies on, as GitHub documents it:
 
 - issue comments (list, create, update): bearer-token auth, `per_page`/`page` pagination, comments created by
   the job token belonging to `github-actions[bot]` (type `Bot`), 201 on create and 200 on update;
+- pull requests, read-only: `GET /repos/{r}/pulls?state=&head=OWNER:BRANCH` (filtered and paginated as GitHub
+  does; a pull request's head carries its repository, so a fork's same-named branch is told apart);
 - repository settings, read-only: `GET /repos/{r}/environments/{name}` (404 when absent; GitHub creates an
   environment *without any protection* the first time a workflow names it: `workflow_names_environment`),
   `…/environments/{name}/deployment-branch-policies`, `GET /repos/{r}/actions/oidc/customization/sub`,
@@ -33,6 +35,7 @@ _OIDC = re.compile(r"/repos/([^/]+/[^/]+)/actions/oidc/customization/sub")
 _BRANCH = re.compile(r"/repos/([^/]+/[^/]+)/(branches|rules/branches)/(.+)")
 _WORKFLOW_PERMISSIONS = re.compile(r"/repos/([^/]+/[^/]+)/actions/permissions/workflow")
 ADMIN_TOKEN_PERMISSIONS = frozenset({"actions:read", "contents:read", "metadata:read", "administration:read"})
+_PULLS = re.compile(r"/repos/([^/]+/[^/]+)/pulls")
 JOB_TOKEN_PERMISSIONS = frozenset({"pull-requests:write", "actions:read", "contents:read", "metadata:read"})
 NOT_ACCESSIBLE = {"message": "Resource not accessible by integration"}
 
@@ -63,6 +66,22 @@ class FakeGitHub:
     # GitHub's default for new repositories: workflows may not approve pull requests
     workflow_permissions: dict[str, Any] = field(default_factory=lambda: {
         "default_workflow_permissions": "read", "can_approve_pull_request_reviews": False})
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    # ----- pull requests, as people open and close them
+    def open_pull(self, number: int, branch: str, *, head_repository: str | None = None, base: str = "main",
+                  sha: str = "f" * 40) -> dict[str, Any]:
+        """A pull request from `branch` of `head_repository` (default: this repository; else a fork)."""
+        repo = head_repository or self.repository
+        pull = {"number": number, "state": "open", "html_url": f"https://github.invalid/{self.repository}/pull/{number}",
+                "head": {"ref": branch, "sha": sha, "label": f"{repo.split('/')[0]}:{branch}",
+                         "repo": {"full_name": repo, "owner": {"login": repo.split("/")[0]}}},
+                "base": {"ref": base, "repo": {"full_name": self.repository}}}
+        self.pulls[number] = pull
+        return pull
+
+    def close_pull(self, number: int) -> None:
+        self.pulls[number]["state"] = "closed"
 
     # ----- repository settings, as an admin would set them in the web UI
     def workflow_names_environment(self, name: str) -> dict[str, Any]:
@@ -130,6 +149,8 @@ class FakeGitHub:
             return 401, {"message": "Bad credentials"}
         if method == "GET" and (settings := self._settings(split.path, query)) is not None:
             return settings
+        if method == "GET" and (pulls := _PULLS.fullmatch(split.path)) and pulls.group(1) == self.repository:
+            return self._list_pulls(query)
         listing = _LIST_OR_CREATE.fullmatch(split.path)
         if listing and listing.group(1) == self.repository:
             number = int(listing.group(2))
@@ -152,6 +173,18 @@ class FakeGitHub:
             comment["body"] = (body or {})["body"]
             return 200, comment
         return 404, {"message": "Not Found"}
+
+    def _list_pulls(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """`state` (open, closed, all; default open) and `head` (`owner:branch`), paginated."""
+        if not {"pull-requests:read", "pull-requests:write"} & self.permissions:
+            return 403, NOT_ACCESSIBLE
+        state = query.get("state", ["open"])[0]
+        head = query.get("head", [None])[0]
+        items = [p for _, p in sorted(self.pulls.items())
+                 if state in ("all", p["state"]) and (head is None or p["head"]["label"] == head)]
+        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        return 200, items[(page - 1) * per_page : page * per_page]
 
     def _settings(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any] | None:
         """The read-only settings endpoints (None: not one of them)."""

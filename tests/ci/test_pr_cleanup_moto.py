@@ -123,7 +123,9 @@ def test_pr_checks_everything_before_any_work(project: Project, tmp_path: Path) 
     assert done.returncode == 1 and "branchline ci cleanup" in done.stderr
 
 
-def test_cleanup_of_a_closed_pr_from_a_hostile_branch_leaves_nothing(project: Project, tmp_path: Path) -> None:
+def test_cleanup_of_a_closed_pr_from_a_hostile_branch_leaves_nothing(
+    project: Project, github: GitHubServer, tmp_path: Path
+) -> None:
     namespace = namespace_for_branch(HOSTILE)
     names = Names(project.name, namespace)
     opened = pr_env(tmp_path / "open", project, HOSTILE)
@@ -131,14 +133,85 @@ def test_cleanup_of_a_closed_pr_from_a_hostile_branch_leaves_nothing(project: Pr
     assert names.state_machine(FLOW) in state_machine_arns(client)
     assert _s3_keys(project.infra.bucket, names.s3_prefix() + "/")
 
-    reopened = pr_env(tmp_path / "sync", project, HOSTILE, action="synchronize")
+    reopened = pr_env(tmp_path / "sync", project, HOSTILE, action="synchronize", api_url=github.url)
     refused = run_ci(project.root, reopened, "cleanup")
     assert refused.returncode == 1 and "tears down closed pull requests" in refused.stderr
 
-    closed = pr_env(tmp_path / "closed", project, HOSTILE, action="closed")
+    github.fake.open_pull(7, HOSTILE)
+    github.fake.close_pull(7)
+    closed = pr_env(tmp_path / "closed", project, HOSTILE, action="closed", api_url=github.url)
     done = run_ci(project.root, closed, "cleanup")
     assert done.returncode == 0, done.stderr
+    (asked,) = [r for r in github.fake.requests if r.path == f"/repos/{github.fake.repository}/pulls"]
+    assert asked.query["head"] == [f"acme:{HOSTILE}"] and asked.query["state"] == ["open"]
     assert names.state_machine(FLOW) not in state_machine_arns(client)
     assert job_definitions(client, names) == []
     assert _s3_keys(project.infra.bucket, names.s3_prefix() + "/") == []
     assert "cleanup of namespace" in (tmp_path / "closed" / "summary.md").read_text()
+
+
+def test_cleanup_spares_a_namespace_another_open_pr_of_the_branch_uses(
+    project: Project, github: GitHubServer, tmp_path: Path
+) -> None:
+    """Two pull requests from one branch share its namespace: closing the first keeps it, closing the last
+    removes it. A fork's same-named branch, open, keeps nothing alive."""
+    branch = "feature/shared"
+    names = Names(project.name, namespace_for_branch(branch))
+    config = load_config(project.root)
+    for number in (11, 12):
+        github.fake.open_pull(number, branch)
+        ci_pr(pr_env(tmp_path / f"open{number}", project, branch, number=number), PrOptions(image=IMAGE, comment=False),
+              Console(quiet=True), config=config)
+    github.fake.open_pull(13, branch, head_repository="mallory/churn")
+
+    github.fake.close_pull(11)
+    first = run_ci(project.root, pr_env(tmp_path / "close11", project, branch, number=11, action="closed",
+                                        api_url=github.url), "cleanup")
+    assert first.returncode == 0, first.stderr
+    assert f"namespace {names.namespace} kept" in first.stderr and "#12" in first.stderr and "#13" not in first.stderr
+    assert names.state_machine(FLOW) in state_machine_arns(client)
+    assert "kept: still used by open pull request(s) #12" in (tmp_path / "close11" / "summary.md").read_text()
+
+    github.fake.close_pull(12)
+    last = run_ci(project.root, pr_env(tmp_path / "close12", project, branch, number=12, action="closed",
+                                       api_url=github.url), "cleanup")
+    assert last.returncode == 0, last.stderr
+    assert names.state_machine(FLOW) not in state_machine_arns(client)
+    assert _s3_keys(project.infra.bucket, names.s3_prefix() + "/") == []
+
+
+def test_cleanup_without_a_token_tears_nothing_down(project: Project, tmp_path: Path) -> None:
+    """It cannot tell whether another pull request still uses the namespace: it says so and keeps it."""
+    branch = "feature/notoken"
+    names = Names(project.name, namespace_for_branch(branch))
+    ci_pr(pr_env(tmp_path / "open", project, branch), PrOptions(image=IMAGE, comment=False), Console(quiet=True),
+          config=load_config(project.root))
+    done = run_ci(project.root, pr_env(tmp_path / "closed", project, branch, action="closed"), "cleanup")
+    assert done.returncode == 1
+    assert "GITHUB_TOKEN is not set: cannot list the open pull requests of this branch" in done.stderr
+    assert "pull-requests: read" in done.stderr and "Traceback" not in done.stderr
+    assert names.state_machine(FLOW) in state_machine_arns(client)
+
+
+def test_an_older_run_that_deploys_second_is_superseded_and_changes_nothing(
+    project: Project, github: GitHubServer, tmp_path: Path
+) -> None:
+    """Two pushes racing: run 6 (the newer push) deployed first; run 5 then finds a newer deploy, exits 0 and
+    writes no comment, so the namespace and the PR comment keep describing the newer commit."""
+    branch = "feature/race"
+    names = Names(project.name, namespace_for_branch(branch))
+    newer = pr_env(tmp_path / "run6", project, branch, number=21, api_url=github.url) | {"GITHUB_RUN_NUMBER": "6"}
+    done = run_ci(project.root, newer, "pr", "--image", IMAGE)
+    assert done.returncode == 0, done.stderr
+    (comment,) = github.fake.on_issue(21)
+    older = pr_env(tmp_path / "run5", project, branch, number=21, api_url=github.url) | {"GITHUB_RUN_NUMBER": "5"}
+    late = run_ci(project.root, older, "pr", "--image", IMAGE.replace("b" * 64, "c" * 64))
+    assert late.returncode == 0, late.stderr
+    assert "superseded: namespace" in late.stderr and "already has a newer deploy (order 6" in late.stderr
+    assert late.stdout == "" and "Traceback" not in late.stderr
+    assert github.fake.on_issue(21) == [comment]
+    arn = state_machine_arns(client)[names.state_machine(FLOW)]
+    assert state_machine(client, arn).aliases["live"] == (f"{arn}:1",)
+    arns = [jd.arn for jd in job_definitions(client, names)]
+    described = client("batch").describe_job_definitions(jobDefinitions=arns)["jobDefinitions"]
+    assert len(described) == 3 and {d["containerProperties"]["image"] for d in described} == {IMAGE}

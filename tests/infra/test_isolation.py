@@ -378,3 +378,26 @@ def test_the_bed_deployed_what_the_cases_attack(bed: IsolationBed) -> None:
     assert bed.accounts[SINGLE].targets["prod machine"].tags == {
         "branchline:project": PROJECT, "branchline:namespace": "prod", "branchline:flow": "TrainFlow"}
     assert Path(__file__).with_name("iam_simulate_runner.cjs").is_file()
+
+
+@pytest.mark.parametrize("role", ("ci", "prune", "job-branch"))
+def test_moto_refuses_branch_credentials_the_production_namespace_lock(bed: IsolationBed, role: str) -> None:
+    """The namespace lock lives in the namespace's own prefix: a branch identity cannot take, hold or break
+    production's (a deploy of prod cannot be blocked or raced from a branch), and can take its own."""
+    from branchline.aws.deploy.lock import Holder, LockTiming, acquire, lock_key
+    from branchline.namespaces import Names
+
+    bucket = bed.accounts[SINGLE].targets["prod object"].arn.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+    s3 = bed.moto.as_role(SINGLE, f"{PROJECT}-{role}", "s3")
+    with pytest.raises(ClientError) as refused:
+        acquire(s3, bucket, Names(PROJECT, "prod"), Holder("deploy", run="attacker"), LockTiming(60, 1))
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    release = bed.moto.as_role(SINGLE, f"{PROJECT}-release", "s3")
+    lease = acquire(release, bucket, Names(PROJECT, "prod"), Holder("deploy", run="release"), LockTiming(60, 1))
+    key = lock_key(Names(PROJECT, "prod"))
+    assert _refused(s3.put_object, Bucket=bucket, Key=key, Body=b"{}", IfMatch=lease.etag) == "AccessDenied"
+    assert _refused(s3.delete_object, Bucket=bucket, Key=key) == "AccessDenied"
+    assert lease.release()  # the release role releases without s3:DeleteObject (it writes a released record)
+    if role == "ci":
+        own = acquire(s3, bucket, Names(PROJECT, BRANCH_NS), Holder("deploy", run="ci"), LockTiming(60, 1))
+        assert own.delete()

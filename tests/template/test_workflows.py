@@ -53,6 +53,8 @@ def test_permissions_are_minimal_per_job(default_project: Path, name: str) -> No
             expected["id-token"] = "write"
         if (name, job_name) == ("ci", "pr"):
             expected["pull-requests"] = "write"  # the job that writes the PR comment
+        if name == "cleanup":
+            expected["pull-requests"] = "read"  # another open pull request of the branch keeps its namespace
         if name == "release":
             expected["actions"] = "read"  # reads the production environment's protection before deploying
         assert job["permissions"] == expected, job_name
@@ -152,6 +154,13 @@ def test_triggers(default_project: Path) -> None:
     ci_group = load(default_project, "ci")["concurrency"]["group"]
     assert ci_group == load(default_project, "cleanup")["concurrency"]["group"]
     assert "github.event.pull_request.number" in ci_group
+    # Deploys and teardowns of one namespace queue behind each other: a job-level group keyed by the head
+    # repository and branch (two pull requests of one branch share a namespace; a fork's never deploys).
+    deploy = load(default_project, "ci")["jobs"]["pr"]["concurrency"]
+    teardown = load(default_project, "cleanup")["jobs"]["cleanup"]["concurrency"]
+    assert deploy == teardown
+    assert deploy["cancel-in-progress"] is False
+    assert "github.head_ref" in deploy["group"] and "pull_request.head.repo.full_name" in deploy["group"]
 
 
 def test_dependabot_updates_actions_the_lock_and_the_base_image(default_project: Path) -> None:

@@ -16,6 +16,8 @@ SHIMS = (
     "tests.testbed.moto_shim",  # Step Functions service-task parameter/response normalisation
     "tests.aws_deploy.moto_sfn_versions",  # Step Functions versions/aliases operations the deployer needs
     "tests.testbed.moto_batch_capacity",  # a Batch job no compute environment can hold stays RUNNABLE
+    "tests.aws_deploy.moto_s3_conditional",  # S3 conditional writes atomic, as S3's are (the namespace lock)
+    "tests.aws_deploy.moto_sfn_accounts",  # a Batch task state acts in its execution's account (two-account mode)
     "tests.testbed.moto_map",  # a Distributed Map fails when more items fail than it tolerates
     "tests.testbed.moto_batch",  # Batch retries (evaluateOnExit), error names; host-failure and throttle faults
 )

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from branchline.aws.deploy import FlowDeployResult, Plan, deploy, teardown
+from branchline.aws.deploy.lock import holder_from_env
 from branchline.aws.deploy.printer import print_plan
 from branchline.aws.deploy.project import current_git_sha, load_flows
 from branchline.aws.deploy.settings import AwsSettings, aws_settings, configured_bucket
@@ -30,6 +31,7 @@ from branchline.ci.inputs import (
 )
 from branchline.ci.policy import cleanup_namespace, pr_namespace, release_namespace
 from branchline.ci.prune import deployed_branch_namespaces, read_branches_file, remote_branches, stale_namespaces
+from branchline.ci.pulls import other_open_pulls
 from branchline.ci.repo_settings import check_production, refusal_message
 from branchline.ci.report import (
     DeployReport,
@@ -116,7 +118,9 @@ def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptio
     code = upload_code_package(config, names, settings.bucket)
     console.print(f"code package: {code.url} ({code.files} files, {'uploaded' if code.uploaded else 'present'})",
                   markup=False)
-    result = deploy(config, namespace, image=image.reference, code_package=code.url, git_sha=ctx.sha or None)
+    sha = ctx.sha or current_git_sha(config.root)
+    result = deploy(config, namespace, image=image.reference, code_package=code.url, git_sha=sha,
+                    holder=holder_from_env("deploy", sha, dict(ctx.env)), log=log)
     print_plan(result.plan, f"deploy {namespace}", console)
     return Deployed(names, settings, image, code, result)
 
@@ -214,11 +218,22 @@ def ci_release(env: Mapping[str, str], options: PrOptions, console: Console, *,
 
 def ci_cleanup(env: Mapping[str, str], console: Console, *, dry_run: bool = False,
                config: Config | None = None) -> Plan:
-    """Tear down a closed pull request's namespace (never prod); returns the plan it ran."""
+    """Tear down a closed pull request's namespace (never prod, nor one another open pull request of the same
+    branch still uses); returns the plan it ran (empty when the namespace is kept)."""
     ctx = github_context(env)
     config = config or load_config()
     namespace = cleanup_namespace(ctx, config.production_branch)
-    plan = teardown(config, namespace, dry_run=dry_run)
+    others = other_open_pulls(ctx)
+    if others:
+        numbers = ", ".join(f"#{p.number}" for p in others)
+        line = (f"namespace {namespace} kept: the branch is still the head of open pull request(s) {numbers}; "
+                "the last one to close tears it down")
+        console.print(line, markup=False)
+        write_summary(ctx.env, f"### branchline: cleanup of namespace {code(namespace, in_table=False)}\n\n"
+                               f"kept: still used by open pull request(s) {numbers}.\n")
+        return Plan(notes=[line])
+    plan = teardown(config, namespace, dry_run=dry_run, holder=holder_from_env("teardown", env=dict(ctx.env)),
+                    log=lambda line: console.print(line, markup=False))
     title = f"teardown {namespace}" + (" (dry run: nothing changed)" if dry_run else "")
     print_plan(plan, title, console)
     verb = "would delete" if dry_run else "deleted"
@@ -243,7 +258,8 @@ def ci_prune(env: Mapping[str, str], console: Console, *, branches_file: Path | 
     failures = []
     for namespace in outcome.stale:
         try:
-            plan = teardown(config, namespace, dry_run=dry_run)
+            plan = teardown(config, namespace, dry_run=dry_run, holder=holder_from_env("prune", env=dict(env)),
+                            log=lambda line: console.print(line, markup=False))
         except Exception as exc:  # one namespace failing must not keep the others alive
             failures.append(f"{namespace}: {exc}")
             continue

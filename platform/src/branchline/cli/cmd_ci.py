@@ -7,11 +7,14 @@ AWS auth and concurrency. The work is in `branchline.ci.jobs`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from branchline.aws.deploy.lock import Superseded
 from branchline.ci.jobs import PrOptions, ci_cleanup, ci_pr, ci_prune, ci_release
 
 log = Console(stderr=True, highlight=False, soft_wrap=True)  # progress and plans; stdout carries only results
@@ -19,6 +22,15 @@ log = Console(stderr=True, highlight=False, soft_wrap=True)  # progress and plan
 _IMAGE = typer.Option(None, "--image", help="Step image pinned by digest (REPO@sha256:...), e.g. from an earlier job.")
 _SKIP_IMAGE = typer.Option(False, "--skip-image",
                            help="Build nothing: use the existing image of the current dependency hash.")
+
+
+@contextmanager
+def _superseded_is_done() -> Iterator[None]:
+    """A deploy older than the namespace's last one did nothing, on purpose: say so and succeed."""
+    try:
+        yield
+    except Superseded as exc:
+        log.print(f"superseded: {exc}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,14 +51,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         options = PrOptions(image=image, skip_image=skip_image, smoke=smoke, smoke_flow=smoke_flow,
                             smoke_timeout=smoke_timeout, comment=comment)
-        outcome = ci_pr(os.environ, options, log)
-        print(outcome.namespace)
+        with _superseded_is_done():
+            outcome = ci_pr(os.environ, options, log)
+            print(outcome.namespace)
 
     @ci.command(help="push to the production branch: deploy prod (new version, `live` moved to it).\n\n"
                      "Example (in a workflow): branchline ci release")
     def release(image: str = _IMAGE, skip_image: bool = _SKIP_IMAGE) -> None:
-        outcome = ci_release(os.environ, PrOptions(image=image, skip_image=skip_image, comment=False), log)
-        print(outcome.markdown, end="")
+        with _superseded_is_done():
+            outcome = ci_release(os.environ, PrOptions(image=image, skip_image=skip_image, comment=False), log)
+            print(outcome.markdown, end="")
 
     @ci.command(help="pull_request closed: tear down that pull request's namespace (never prod).\n\n"
                      "Example (in a workflow): branchline ci cleanup --dry-run")

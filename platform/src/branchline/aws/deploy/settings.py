@@ -53,6 +53,8 @@ AWS_KEYS: dict[str, str] = {
     "job_environment": "a table of extra environment variables for every step container",
     "tracking_secret": "the Secrets Manager id of the branches' MLflow credentials",
     "production_tracking_secret": "the Secrets Manager id of production's MLflow credentials",
+    "lock_lease_seconds": "how long a namespace's write lock lasts without renewal (a killed deployer's expires)",
+    "lock_wait_seconds": "how long a write waits for another writer's lock before it gives up",
 }
 """Every key `[tool.branchline.aws]` may hold, and what it is for: any other key is a mistake."""
 
@@ -301,3 +303,22 @@ def configured_bucket(config: Config) -> str | None:
         return _bucket(config)
     except ConfigError:
         return None
+
+
+def lock_bucket(config: Config, namespace: str) -> str:
+    """Where `namespace`'s lock lives: its own data's bucket (production's own bucket for prod)."""
+    bucket = configured_bucket(config)
+    if is_production(namespace):
+        bucket = str(config.get("aws.production_bucket") or "") or bucket
+    if not bucket:
+        raise ConfigError(
+            f"no S3 bucket for the lock of namespace {namespace}: every write to a namespace holds its lock there",
+            hint="set [tool.branchline.aws] bucket (or datastore = \"s3://BUCKET\") in pyproject.toml",
+        )
+    return bucket
+
+
+def configured_queue(config: Config, namespace: str) -> str | None:
+    """The job queue `namespace` runs on, when configured (teardown then lists only its jobs)."""
+    key = "aws.production_job_queue" if is_production(namespace) else "aws.job_queue"
+    return str(config.get(key) or "") or None

@@ -1,6 +1,10 @@
 """Teardown: find everything of one namespace and plan its deletion (executed by the same executor).
 
-Never by listing the region: state machines by tag (the tagging API covers Step Functions) and by exact
+In-flight work goes first: the schedules (they start executions), then the namespace's running executions are
+stopped and its Batch jobs terminated (`plan_stop`), and the caller waits for those jobs to end before anything
+is deleted (`plan_teardown`), so a task still running cannot write data back under a prefix already emptied.
+
+Found never by listing the region: state machines by tag (the tagging API covers Step Functions) and by exact
 name for the project's flows; job definitions by exact name (every name a found machine's versions submit
 to, and the project's current steps), keeping only revisions tagged with this project and namespace;
 schedules by exact name and description (schedules take no tags); data by key prefix
@@ -29,6 +33,8 @@ from branchline.namespaces import TAG_FLOW, TAG_NAMESPACE, TAG_PROJECT, Names, i
 from branchline.namespaces.names import aws_tag_value
 
 S3_DELETE_BATCH = 1000
+ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+STOP_REASON = "branchline teardown of the namespace"
 
 
 class ProductionTeardownRefused(BranchlineError):
@@ -42,10 +48,15 @@ class NamespaceResources:
     schedules: list[str] = field(default_factory=list)
     bucket: str | None = None
     s3_keys: list[str] = field(default_factory=list)
+    executions: list[str] = field(default_factory=list)
+    """ARNs of the namespace's RUNNING executions."""
+    jobs: list[str] = field(default_factory=list)
+    """Ids of the namespace's Batch jobs that have not ended."""
 
     @property
     def empty(self) -> bool:
-        return not (self.state_machines or self.job_definitions or self.schedules or self.s3_keys)
+        return not (self.state_machines or self.job_definitions or self.schedules or self.s3_keys
+                    or self.executions or self.jobs)
 
 
 def tagged_state_machines(clients: ClientFactory, names: Names) -> dict[str, dict[str, str]]:
@@ -66,10 +77,53 @@ def _s3_keys(clients: ClientFactory, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
+def _running_executions(clients: ClientFactory, machines: list[str]) -> list[str]:
+    sfn = clients("stepfunctions")
+    found = []
+    for arn in machines:
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
+            found += [item["executionArn"] for item in page.get("executions", [])]
+    return found
+
+
+def _job_name_of(arn: str) -> str:
+    """`…:job-definition/<name>:<revision>` → name."""
+    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def unfinished_jobs(clients: ClientFactory, queues: list[str], definitions: set[str]) -> list[str]:
+    """Ids of the jobs on `queues` that run one of `definitions` (names) and have not ended."""
+    if not definitions:
+        return []
+    batch = clients("batch")
+    found = []
+    for queue in queues:
+        for status in ACTIVE_JOB_STATUSES:
+            for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
+                found += [job["jobId"] for job in page.get("jobSummaryList", [])
+                          if _job_name_of(str(job.get("jobDefinition", ""))) in definitions]
+    return sorted(set(found))
+
+
+def job_queues(clients: ClientFactory) -> list[str]:
+    """Every job queue in the account and region (branches share one; a namespace's jobs may be on any)."""
+    queues = []
+    for page in clients("batch").get_paginator("describe_job_queues").paginate():
+        queues += [q["jobQueueName"] for q in page.get("jobQueues", [])]
+    return queues
+
+
 def find_resources(
-    clients: ClientFactory, names: Names, bucket: str | None, flows: Mapping[str, Sequence[str]] | None = None
+    clients: ClientFactory,
+    names: Names,
+    bucket: str | None,
+    flows: Mapping[str, Sequence[str]] | None = None,
+    *,
+    queues: list[str] | None = None,
+    keep_keys: frozenset[str] = frozenset(),
 ) -> NamespaceResources:
-    """Everything of `names.namespace`: machines, ACTIVE job definition revisions, schedules, S3 keys.
+    """Everything of `names.namespace`: machines, ACTIVE job definition revisions, schedules, S3 keys (but
+    `keep_keys`), running executions and unfinished jobs (on `queues`, default every queue).
 
     `flows` (flow → steps, the project's flows as they are now) adds names to look for; what was deployed
     and is no longer in the project is found through the tags of its state machine.
@@ -92,8 +146,10 @@ def find_resources(
             found.schedules.append(schedule.name)
     found.state_machines = sorted(machines)
     found.job_definitions = job_definitions_named(clients, names, job_names)
+    found.executions = _running_executions(clients, found.state_machines)
+    found.jobs = unfinished_jobs(clients, job_queues(clients) if queues is None else queues, job_names)
     if bucket:
-        found.s3_keys = _s3_keys(clients, bucket, names.s3_prefix() + "/")
+        found.s3_keys = [k for k in _s3_keys(clients, bucket, names.s3_prefix() + "/") if k not in keep_keys]
     return found
 
 
@@ -107,11 +163,20 @@ def flow_resources(found: NamespaceResources, names: Names, flow: str) -> Namesp
     )
 
 
-def plan_teardown(found: NamespaceResources, names: Names) -> Plan:
-    """Schedules first (they start executions), then machines, job definitions, data."""
+def plan_stop(found: NamespaceResources) -> Plan:
+    """Schedules first (they start executions), then stop running executions and terminate unfinished jobs."""
     calls = [Call("scheduler", "delete_schedule", {"Name": n, "GroupName": SCHEDULE_GROUP},
                   f"delete schedule {n}", resource=n) for n in found.schedules]
-    calls += [Call("stepfunctions", "delete_state_machine", {"stateMachineArn": arn},
+    calls += [Call("stepfunctions", "stop_execution", {"executionArn": arn, "cause": STOP_REASON},
+                   f"stop execution {arn.rsplit(':', 1)[1]}", resource=arn) for arn in found.executions]
+    calls += [Call("batch", "terminate_job", {"jobId": job, "reason": STOP_REASON},
+                   f"terminate Batch job {job}", resource=job) for job in found.jobs]
+    return Plan(calls)
+
+
+def plan_teardown(found: NamespaceResources, names: Names) -> Plan:
+    """Machines (with versions and aliases), job definitions, data: after `plan_stop`'s calls and their end."""
+    calls = [Call("stepfunctions", "delete_state_machine", {"stateMachineArn": arn},
                    f"delete state machine {arn.rsplit(':', 1)[1]} (with its versions and aliases)", resource=arn)
               for arn in found.state_machines]
     calls += [Call("batch", "deregister_job_definition", {"jobDefinition": jd.arn},
