@@ -175,7 +175,10 @@ def runner_venv(where: Path, wheels: Path) -> Path:
     python = where / "bin" / "python"
     names = sorted({p.name.split("-")[0] for p in wheels.glob("*.whl")})
     for command in (
-        [str(python), "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels), *names],
+        # --upgrade: the venv comes with its own older setuptools, which the wheels' one must replace (the
+        # platform's SPDX licence needs setuptools>=77, as setup-python's runner image has)
+        [str(python), "-m", "pip", "install", "--quiet", "--upgrade", "--no-index", "--find-links", str(wheels),
+         *names],
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
          str(REPO_ROOT / "platform")],
     ):
