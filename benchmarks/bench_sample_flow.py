@@ -3,9 +3,12 @@
     python benchmarks/bench_sample_flow.py [--repeat 1] [--metaflow-version 2.19.39]
 
 Renders the template with its defaults, then runs, one after the other and `--repeat` times each:
-- branchline, as `make demo` runs it (`python flows/train_flow.py run`: tracking to the project's sqlite
-  store, GX checks, model registration, the gate in dry run), with the pre-fork warm-up (runtime/warmup.py);
-- the same without the warm-up (`BRANCHLINE_WARM_IMPORTS=0`) and with `--wait-tracking`: before issue 11;
+- branchline, as a person runs it (`python flows/train_flow.py run`: tracking to the project's sqlite
+  store, GX checks, the gate; in the user's namespace no model is logged or registered unless asked),
+  with the pre-fork warm-up (runtime/warmup.py);
+- the same, asked to register (`BRANCHLINE_REGISTER_MODELS=1`: logs and registers the model, the gate judges
+  it in dry run), the like-for-like comparison with the Metaflow port;
+- registering, without the warm-up (`BRANCHLINE_WARM_IMPORTS=0`) and with `--wait-tracking`: before issue 11;
 - Metaflow: the same steps calling the same project code, logging to its own sqlite MLflow store from each
   step and registering the model, validating the same GX suites (through the platform's GX wrapper, the
   same GX work); no gate. Metaflow comes from its own virtual environment (tests/metaflow_compat), put on
@@ -161,10 +164,12 @@ def main() -> None:
     mf_env.update(PYTHONPATH=os.pathsep.join([str(project / "src"), mf_site]),
                   MLFLOW_TRACKING_URI=f"sqlite:///{work / 'metaflow-mlflow.db'}")  # fmt: skip
     py = sys.executable
+    registering = {**ours, "BRANCHLINE_REGISTER_MODELS": "1"}
     variants = [
-        ("branchline (warm-up, no wait)", [py, "flows/train_flow.py", "run"], ours),
+        ("branchline (make demo's default)", [py, "flows/train_flow.py", "run"], ours),
+        ("branchline, registering", [py, "flows/train_flow.py", "run"], registering),
         ("branchline before issue 11", [py, "flows/train_flow.py", "run", "--wait-tracking"],
-         {**ours, "BRANCHLINE_WARM_IMPORTS": "0"}),
+         {**registering, "BRANCHLINE_WARM_IMPORTS": "0"}),
         ("metaflow port", [py, "flows/train_flow_metaflow.py", "run"], mf_env),
     ]  # fmt: skip
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in variants}

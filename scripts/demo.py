@@ -23,6 +23,7 @@ from cookiecutter.main import cookiecutter
 
 REPO = Path(__file__).resolve().parents[1]
 FLOW = "flows/train_flow.py"
+REGISTER = "BRANCHLINE_REGISTER_MODELS"
 
 
 def next_steps(project: Path, bin_dir: Path) -> list[tuple[str, str]]:
@@ -31,7 +32,8 @@ def next_steps(project: Path, bin_dir: Path) -> list[tuple[str, str]]:
         (f"source {shlex.quote(str(bin_dir / 'activate'))}", "the demo's environment: branchline and the project"),
         (f"cd {shlex.quote(str(project))}", ""),
         (f"python {FLOW} show", "the flow's steps and transitions"),
-        (f"python {FLOW} run --fast true", "run it again (fewer hyper-parameters)"),
+        ("branchline promote --local", "the gate judges the demo's model and moves your own champion"),
+        (f"python {FLOW} run --fast true", "run it again (fewer hyper-parameters; registers no model unless asked)"),
         ("branchline ui", "the MLflow UI on .branchline/mlflow.db (http://127.0.0.1:5000)"),
         ("pytest -q tests/test_model.py", "the project's unit tests"),
     ]
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: installing the project failed (exit {code}); see pip's message above", file=sys.stderr)
         return code
     env = {k: v for k, v in os.environ.items() if k not in ("BRANCHLINE_DATASTORE", "MLFLOW_TRACKING_URI")}
-    print(f"demo: running the sample flow: python {FLOW} run", flush=True)
+    env[REGISTER] = "1"  # a laptop run registers only when asked: the demo asks, so the gate has a candidate
+    print(f"demo: running the sample flow: {REGISTER}=1 python {FLOW} run", flush=True)
     proc = subprocess.run([sys.executable, FLOW, "run"], cwd=project, env=env, check=False)
     if proc.returncode != 0:
         print(f"demo: the sample flow failed (exit {proc.returncode}); see the message above", file=sys.stderr)

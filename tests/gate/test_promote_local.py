@@ -53,6 +53,21 @@ def test_local_promotion_moves_the_users_own_champion_with_the_real_gate(
     assert done.returncode == 0 and "(was v1)" in done.stdout and champion(mine) == "3"
 
 
+def test_local_promotion_without_a_registered_version_says_how_to_register_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A laptop run registers only when asked, so the first `promote --local` may find no version."""
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "store"
+    store.mkdir()
+    project = make_project(tmp_path, f"sqlite:///{store}/mlflow.db")
+    done = promote(project.root, "--local")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"model {project.model}-dev has no version from namespace {local_namespace()}" in done.stderr
+    assert "hint: register one: BRANCHLINE_REGISTER_MODELS=1 python <flow file> run" in done.stderr
+    assert "then run this again" in done.stderr
+
+
 def test_local_promotion_refuses_a_project_that_tracks_to_a_server(project: Project) -> None:
     """The attacker's shortcut: `--local` against the shared server. The server's aliases must not move."""
     ns = local_namespace()

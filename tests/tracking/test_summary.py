@@ -137,7 +137,7 @@ def test_a_flow_run_summarises_itself_and_the_gate_still_agrees(tmp_path: Path, 
     with (root / "pyproject.toml").open("a") as fh:
         fh.write(GATE)
     shutil.copytree(TEMPLATE_GX, root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
-    out = run_flow(flow, env={"MLFLOW_TRACKING_URI": mlflow_server})
+    out = run_flow(flow, env={"MLFLOW_TRACKING_URI": mlflow_server, "BRANCHLINE_REGISTER_MODELS": "1"})
     assert out["status"] == "succeeded"
     client = MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name(f"{project}/ReviewFlow/dev")

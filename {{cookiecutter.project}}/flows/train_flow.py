@@ -59,7 +59,10 @@ class TrainFlow(FlowSpec):
 
     @step
     def evaluate(self):
-        """Test-set metrics and predictions check; register the model (the gate's candidate)."""
+        """Test-set metrics and predictions check; register the model (the gate's candidate).
+
+        A run in your own namespace registers only when asked (BRANCHLINE_REGISTER_MODELS=1, or
+        [tool.branchline] register_local_models = true); branches and prod always register."""
         test = self.split_sets.test
         predictions = predictions_frame(self.model, test)
         self.predictions_check = validate(predictions, suite="predictions").as_dict()
@@ -67,15 +70,20 @@ class TrainFlow(FlowSpec):
         mlflow.log_param("C", self.best_c)
         mlflow.log_metrics(self.metrics)
         version = register_model(self.model, input_example=test[FEATURES].head(5), tags={"C": self.best_c})
-        self.model_name, self.model_version = version.name, str(version.version)
-        print(f"registered {self.model_name} v{self.model_version}: {self.metrics}")
+        self.model_name = version.name if version else None  # None: not registered (register_model said why)
+        self.model_version = str(version.version) if version else None
+        if version:
+            print(f"registered {self.model_name} v{self.model_version}: {self.metrics}")
+        else:
+            print(f"test metrics: {self.metrics}")
         self.next(self.end)
 
     @step
     def end(self):
-        """The promotion gate: in `prod` it moves the alias `champion` on pass; elsewhere it is a dry run."""
+        """The promotion gate: in `prod` it moves the alias `champion` on pass; elsewhere it is a dry run
+        (and, for a local run that registered no model, says there is nothing to judge)."""
         outcome = evaluate_in_flow()
-        self.gate = outcome.as_dict()  # the gate printed its verdict and table already
+        self.gate = outcome.as_dict()  # the gate printed its verdict (or "nothing to judge") already
 
 
 if __name__ == "__main__":

@@ -29,17 +29,19 @@ def isolated(tmp_path, monkeypatch):
     return env
 
 
-def flow_env(namespace):
-    """This process's environment minus an MLflow run/experiment a caller may have exported."""
-    inherited = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID")}
-    return {**inherited, "BRANCHLINE_NAMESPACE": namespace}
+def flow_env(namespace, **extra):
+    """This process's environment minus an MLflow run/experiment a caller may have exported (and an ask to
+    register: each test says whether it asks)."""
+    dropped = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "BRANCHLINE_REGISTER_MODELS")
+    inherited = {k: v for k, v in os.environ.items() if k not in dropped}
+    return {**inherited, "BRANCHLINE_NAMESPACE": namespace, **extra}
 
 
-def run_flow(namespace, run_id, *args):
+def run_flow(namespace, run_id, *args, **env):
     done = subprocess.run(
         [sys.executable, str(FLOW), "run", "--run-id", run_id, *SMALL, *args],
         cwd=PROJECT,
-        env=flow_env(namespace),
+        env=flow_env(namespace, **env),
         capture_output=True,
         text=True,
         timeout=900,
@@ -51,8 +53,21 @@ def run_flow(namespace, run_id, *args):
     return Run(f"TrainFlow/{run_id}", namespace=namespace)
 
 
-def test_train_flow_in_a_personal_namespace_checks_trains_registers_and_only_dry_runs_the_gate(isolated):
-    run = run_flow("user-tests", "local-1")
+def test_train_flow_in_a_personal_namespace_registers_nothing_unless_asked(isolated):
+    run = run_flow("user-tests", "quiet-1")
+    assert run.successful
+    end = run["end"].task.data
+    assert end.metrics["accuracy"] >= 0.90 and end.model_version is None and end.model_name is None
+    assert end.gate["passed"] is None and end.gate["action"].startswith("gate: nothing to judge")
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=isolated["MLFLOW_TRACKING_URI"])
+    assert client.search_registered_models() == []  # no model logged, no version
+
+
+def test_train_flow_in_a_personal_namespace_asked_to_register_only_dry_runs_the_gate(isolated):
+    run = run_flow("user-tests", "local-1", BRANCHLINE_REGISTER_MODELS="1")
     assert run.successful
     end = run["end"].task.data
     assert end.raw_data_check["success"] and end.predictions_check["success"]

@@ -91,14 +91,33 @@ class Config:
 
     @property
     def tracking_enabled(self) -> bool:
-        env = os.environ.get("BRANCHLINE_TRACKING")
+        env = env_flag("BRANCHLINE_TRACKING")
+        return env if env is not None else bool(self.get("tracking", True))
+
+    @property
+    def register_local_models(self) -> bool:
+        """Does a run in a person's own namespace register its models? `BRANCHLINE_REGISTER_MODELS`, else
+        `register_local_models` (default false: a laptop run logs no model, and is faster for it)."""
+        env = env_flag("BRANCHLINE_REGISTER_MODELS")
         if env is not None:
-            return env.strip().lower() not in ("0", "false", "off", "no")
-        return bool(self.get("tracking", True))
+            return env
+        value = self.get("register_local_models", False)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"tool.branchline.register_local_models must be true or false, not {value!r} in {self.source}",
+                hint="register_local_models = true",
+            )
+        return value
 
     @property
     def production_branch(self) -> str:
         return str(self.get("production_branch", "main"))
+
+
+def env_flag(name: str) -> bool | None:
+    """An on/off environment variable: None when unset or empty; `0`/`false`/`off`/`no` are off."""
+    value = os.environ.get(name, "").strip().lower()
+    return None if not value else value not in ("0", "false", "off", "no")
 
 
 def load_config(start: Path | None = None) -> Config:

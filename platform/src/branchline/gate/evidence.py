@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from branchline.gate.provenance import (
     EvidenceError,
     IgnoredRun,
+    NoCandidateError,
     ProvenanceError,
     VersionEvidence,
     checks_from_runs,
@@ -211,7 +212,7 @@ def candidate_in_tree(
     name = registered_model_name(model, tree.namespace)
     mv = version_of_runs(session, name, [r.info.run_id for r in tree.runs])
     if mv is None:
-        raise EvidenceError(
+        raise NoCandidateError(
             f"flow run {flow}/{tree.run_id} ({tree.namespace}) registered no version of model {name}"
             + (f" ({len(tree.ignored)} foreign run(s) under it were ignored)" if tree.ignored else ""),
             hint="register the model in a step (branchline.tracking.models.register_model) or pass --model",

@@ -22,9 +22,15 @@ from branchline.errors import BranchlineError
 from branchline.gate import evidence as ev
 from branchline.gate.decision import Criterion, Verdict, decide
 from branchline.gate.policy import CHAMPION_ALIAS, GatePolicy, gate_flow, load_policy
-from branchline.gate.provenance import EvidenceError, ProvenanceError, VersionEvidence, differences
+from branchline.gate.provenance import (
+    EvidenceError,
+    NoCandidateError,
+    ProvenanceError,
+    VersionEvidence,
+    differences,
+)
 from branchline.gate.report import REPORT_JSON, REPORT_MD, build_report, print_report, to_json, to_markdown
-from branchline.namespaces import PRODUCTION_NAMESPACE
+from branchline.namespaces import PRODUCTION_NAMESPACE, is_user_namespace
 from branchline.namespaces.mlflow_tags import (
     GATE_SUMMARY_TAG,
     GATE_VERDICT_TAG,
@@ -36,6 +42,7 @@ from branchline.namespaces.names import registered_model_name
 from branchline.runtime.run_info import local_namespace
 from branchline.tracking.connect import TrackingSession, connect, is_http
 from branchline.tracking.evidence import read_flow_evidence
+from branchline.tracking.models import how_to_ask
 
 
 class GateRefused(BranchlineError):
@@ -62,6 +69,23 @@ class GateOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return self.report
+
+
+@dataclass(frozen=True)
+class NothingToJudge:
+    """A run in a person's own namespace that registered no model: no verdict, and not a failure."""
+
+    namespace: str
+    reason: str
+    promoted: bool = False
+    dry_run: bool = True
+
+    @property
+    def message(self) -> str:
+        return f"gate: nothing to judge: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": None, "action": self.message, "dry_run": True, "namespace": self.namespace}
 
 
 @dataclass(frozen=True)
@@ -258,10 +282,10 @@ def _candidate(
     mv = ev.latest_version(session, model, namespace)
     if mv is None:
         where = f" from namespace {namespace}" if namespace else ""
-        raise EvidenceError(
-            f"model {model} has no version{where} on {session.uri}",
-            hint="run the flow first, or pass --run-id / --version / --model",
-        )
+        hint = "run the flow first, or pass --run-id / --version / --model"
+        if is_user_namespace(namespace):  # a laptop's runs register only when asked
+            hint = f"register one: {how_to_ask(config)}; then run this again"
+        raise EvidenceError(f"model {model} has no version{where} on {session.uri}", hint=hint)
     return ev.evidence(session, mv, **trace)
 
 
@@ -362,11 +386,13 @@ def evaluate_in_flow(
     model: str | None = None,
     raise_on_failure: bool = False,
     console: Console | None = None,
-) -> GateOutcome:
+) -> GateOutcome | NothingToJudge:
     """For a flow's `end` step: judge this run's model; promote in `prod`, dry-run anywhere else.
 
     Returns the outcome (store `outcome.as_dict()` as an artifact); a failed verdict raises only with
-    `raise_on_failure=True`. A missing tracking run or unreachable MLflow raises (the gate fails closed).
+    `raise_on_failure=True`. A missing tracking run or unreachable MLflow raises (the gate fails closed),
+    and so does a missing candidate in a branch namespace or `prod`; in a person's own namespace, whose
+    runs register only when asked, a run without a version is `NothingToJudge` (one line, no failure).
     """
     if not current.is_running_flow:
         raise GateRefused("evaluate_in_flow() runs inside a flow step", hint="use `branchline promote` outside flows")
@@ -382,17 +408,32 @@ def evaluate_in_flow(
     namespace = current.namespace
     if console is None:
         console = Console(highlight=False)  # the report goes to the task's log
-    outcome = run_gate(
-        flow=flow or current.flow_name,
-        model=model,
-        dry_run=namespace != PRODUCTION_NAMESPACE,
-        namespace=namespace,
-        flow_run_mlflow_id=flow_run,
-        console=console,
-    )
+    config = load_config()
+    try:
+        outcome = run_gate(
+            flow=flow or current.flow_name,
+            model=model,
+            dry_run=namespace != PRODUCTION_NAMESPACE,
+            namespace=namespace,
+            config=config,
+            flow_run_mlflow_id=flow_run,
+            console=console,
+        )
+    except NoCandidateError:
+        if not is_user_namespace(namespace):
+            raise
+        nothing = NothingToJudge(str(namespace), _unregistered_reason(config))
+        console.print(nothing.message, markup=False, soft_wrap=True)
+        return nothing
     if raise_on_failure and not outcome.passed:
         raise GateFailed(f"promotion gate failed: {outcome.verdict.summary}")
     return outcome
+
+
+def _unregistered_reason(config: Config) -> str:
+    if config.register_local_models:
+        return "this run registered no model (call branchline.tracking.models.register_model in a step)"
+    return f"this run registered no model (a local run registers only when asked: {how_to_ask(config)})"
 
 
 # ----- for the pull-request comment (branchline.ci.verdict)

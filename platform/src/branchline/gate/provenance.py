@@ -25,6 +25,10 @@ class EvidenceError(BranchlineError):
     """The gate cannot find what it must judge (no such run, no model version, ...)."""
 
 
+class NoCandidateError(EvidenceError):
+    """The flow run registered no version of the model: there is nothing for the gate to judge."""
+
+
 class ProvenanceError(EvidenceError):
     """The candidate cannot be traced to one flow run of a known namespace: the gate will not judge it."""
 

@@ -21,6 +21,7 @@ deployed resources (orphaning the old ones), which is why the tests pin golden v
 
 from branchline.namespaces.derive import (
     is_production,
+    is_user_namespace,
     namespace_for_branch,
     namespace_for_user,
     namespace_from_ci,
@@ -45,6 +46,7 @@ __all__ = [
     "Names",
     "NamespaceError",
     "is_production",
+    "is_user_namespace",
     "namespace_for_branch",
     "namespace_for_user",
     "namespace_from_ci",

@@ -114,3 +114,8 @@ def validate_namespace(ns: str) -> str:
 
 def is_production(ns: str) -> bool:
     return ns == PRODUCTION_NAMESPACE
+
+
+def is_user_namespace(ns: str | None) -> bool:
+    """A person's own namespace (`user-<name>`), not a branch's or production's."""
+    return bool(ns) and str(ns).startswith(USER_PREFIX)

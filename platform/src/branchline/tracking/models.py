@@ -4,6 +4,11 @@ The version carries the run's identity (namespace, run id, git sha, flow, step) 
 a human can tell which branch and commit produced it. The alias `champion` is the gate's business.
 Production registers under the model's own name; every other namespace under `<name>-dev`
 (`registered_model_name`), so no branch ever writes production's registered model.
+
+A person's own namespace (`user-<name>`, a laptop's default) registers only when asked
+(`BRANCHLINE_REGISTER_MODELS=1` or `[tool.branchline] register_local_models = true`): a version per
+laptop run is noise in the registry, and logging the model is most of a small flow's tracking time.
+Branch namespaces and `prod` always register: the gate needs the candidate.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from branchline.config import Config, load_config
+from branchline.namespaces import is_user_namespace
 from branchline.namespaces.mlflow_tags import FLOW_TAG, NAMESPACE_TAG, PROJECT_TAG, VERSION_TAGS
 from branchline.namespaces.names import registered_model_name
 from branchline.tracking.connect import TrackingError, TrackingSession
@@ -28,6 +34,20 @@ def default_model_name(project: str, flow: str, config: Config | None = None) ->
     return str(configured) if configured else f"{project}-{flow.lower()}"
 
 
+def registers(namespace: str | None, *, asked: bool) -> bool:
+    """Does a run in `namespace` register its model? A person's own namespace only when asked; every
+    other namespace (branches, `prod`) always, because the gate judges the version it registered."""
+    return asked or not is_user_namespace(namespace)
+
+
+def how_to_ask(config: Config) -> str:
+    """The command (and the setting) that make a local run register its model; names the project's flow
+    file when `[tool.branchline] flows` lists just one."""
+    flows = config.get("flows")
+    flow_file = str(flows[0]) if isinstance(flows, list) and len(flows) == 1 else "<flow file>"
+    return f"BRANCHLINE_REGISTER_MODELS=1 python {flow_file} run, or set [tool.branchline] register_local_models = true"
+
+
 def version_tags(run_tags: dict[str, str], extra: dict[str, Any] | None = None) -> dict[str, str]:
     """The version's tags: the run's identity under short names, then the caller's own."""
     tags = {short: run_tags[key] for key, short in VERSION_TAGS.items() if run_tags.get(key)}
@@ -42,11 +62,12 @@ def register_model(
     flavor: str = "sklearn",
     input_example: Any = None,
     tags: dict[str, Any] | None = None,
-) -> ModelVersion:
+) -> ModelVersion | None:
     """Log `model` with `mlflow.<flavor>.log_model` into the active task run and register it.
 
     `name` (default: the gate's model of this flow) is production's name; outside production the
-    version goes to `<name>-dev`.
+    version goes to `<name>-dev`. In a person's own namespace, unless asked (`registers`), nothing is
+    logged: it prints one line saying so and how to ask, and returns None.
     """
     import mlflow
 
@@ -62,13 +83,19 @@ def register_model(
         raise TrackingError(
             f"unknown MLflow model flavor {flavor!r}", hint="use a module name of mlflow, e.g. 'sklearn'"
         ) from None
+    config = load_config()
     uri = mlflow.get_tracking_uri()
     session = TrackingSession(mlflow.MlflowClient(tracking_uri=uri, registry_uri=mlflow.get_registry_uri()), uri)
     client = session.client
     run_tags = session.call("read the task run", client.get_run, run.info.run_id).data.tags
     project = run_tags.get(PROJECT_TAG) or "project"
     flow = run_tags.get(FLOW_TAG) or run.info.run_name or "flow"
-    model_name = registered_model_name(name or default_model_name(project, flow), run_tags.get(NAMESPACE_TAG))
+    namespace = run_tags.get(NAMESPACE_TAG)
+    model_name = registered_model_name(name or default_model_name(project, flow, config), namespace)
+    if not registers(namespace, asked=config.register_local_models):
+        print(f"model not registered (a local run in {namespace} registers only when asked): "
+              f"{how_to_ask(config)}", flush=True)  # fmt: skip
+        return None
     info = session.call(
         f"log and register model {model_name}",
         flavor_module.log_model,
