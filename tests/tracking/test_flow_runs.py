@@ -123,7 +123,9 @@ def test_remote_server_foreach_lazy_metrics_and_model(tmp_path: Path, project: s
 
     flow = make_project(tmp_path / "proj", project, TRAIN_FLOW, "train.py")
     # a person's own namespace registers only when asked (tests/tracking/test_local_registration.py)
-    out = run_flow(flow, "c=0.5", env={"MLFLOW_TRACKING_URI": mlflow_server, "BRANCHLINE_REGISTER_MODELS": "1"})
+    # and no pre-fork warm-up (runtime/warmup.py imports the flow's deferred `import mlflow` on purpose)
+    env = {"MLFLOW_TRACKING_URI": mlflow_server, "BRANCHLINE_REGISTER_MODELS": "1", "BRANCHLINE_WARM_IMPORTS": "0"}
+    out = run_flow(flow, "c=0.5", env=env)
     assert out["status"] == "succeeded"
     assert out["mlflow_imported"] is False
     assert not (tmp_path / "proj" / ".branchline" / "mlflow.db").exists()
