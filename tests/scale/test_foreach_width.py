@@ -63,8 +63,9 @@ def test_a_foreach_child_reads_only_its_own_item_whatever_the_width(store) -> No
         assert not any(key.endswith(f"/objects/{key[-64:][:2]}/{key[-64:]}") for key in meter.keys), (
             f"a child loaded an artifact object (the whole items list?): {meter.keys}")
     # the only differences are digits in JSON documents: the width in the foreach task's record
-    # ("foreach_num_splits": 10 / 200) and the size of the whole list in its artifact refs (which it never loads)
-    assert 0 <= read[200] - read[10] <= 2, read
+    # ("foreach_num_splits": 10 / 200), the size of the whole list in its artifact refs (which it never loads)
+    # and timestamps, whose printed length varies by a few digits; reading the list would add ~1 KB per 190 items
+    assert -16 <= read[200] - read[10] <= 16, read
     assert read[10] < 2_000, read
 
 
