@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -361,3 +362,49 @@ def test_batch_pulls_a_job_image_from_the_local_registry(
     job = json.loads(desc["output"])
     assert f"message={token}" in aws.log_messages("/aws/batch/job", job["Container"]["LogStreamName"])
     assert docker(docker_engine, "image", "inspect", "--format", "{{.Id}}", image)  # pulled back into the engine
+
+
+@pytest.mark.docker
+@pytest.mark.moto
+@pytest.mark.slow
+def test_a_batch_container_acts_as_its_job_role_unless_its_environment_has_keys(
+    moto_server_docker: str, base_image: str
+) -> None:
+    """As the ECS agent serves the job role's credentials (tests/testbed/moto_job_role.py): a job whose role is
+    in another account acts in that account; keys in the job's environment win, as in every SDK's chain."""
+    import boto3
+
+    target = aws.batch_target(base_image, ["true"])
+    role = f"arn:aws:iam::222222222222:role/tb-job-{uuid.uuid4().hex[:6]}"
+    batch = aws.client("batch")
+    show = ["sh", "-c", 'echo "key=$AWS_ACCESS_KEY_ID secret=$AWS_SECRET_ACCESS_KEY token=$AWS_SESSION_TOKEN"']
+
+    def run(name: str, environment: list[dict[str, str]]) -> tuple[dict, str]:
+        definition = batch.register_job_definition(
+            jobDefinitionName=name, type="container",
+            containerProperties={"image": base_image, "command": show, "jobRoleArn": role, "environment": environment,
+                                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                          {"type": "MEMORY", "value": "512"}]})["jobDefinitionArn"]
+        job_id = batch.submit_job(jobName=name, jobQueue=target.queue, jobDefinition=definition)["jobId"]
+        for _ in range(300):
+            (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
+            if job["status"] in ("SUCCEEDED", "FAILED"):
+                break
+            time.sleep(1)
+        assert job["status"] == "SUCCEEDED", job.get("statusReason")
+        (line,) = [m for m in aws.log_messages("/aws/batch/job", job["container"]["logStreamName"]) if "key=" in m]
+        return job, line
+
+    job, line = run(f"tb-role-{uuid.uuid4().hex[:6]}", [])
+    keys = dict(part.split("=", 1) for part in line.split())
+    assert all(keys.values()), line
+    listed = {e["name"] for e in job["container"]["environment"]}
+    assert not listed & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}  # only the container
+    sts = boto3.client("sts", endpoint_url=moto_server_docker, region_name="us-east-1",
+                       aws_access_key_id=keys["key"], aws_secret_access_key=keys["secret"],
+                       aws_session_token=keys["token"])  # fmt: skip
+    caller = sts.get_caller_identity()
+    assert caller["Account"] == "222222222222" and f"assumed-role/{role.rsplit('/', 1)[1]}/" in caller["Arn"]
+
+    _, line = run(f"tb-keys-{uuid.uuid4().hex[:6]}", [{"name": "AWS_ACCESS_KEY_ID", "value": "from-the-job"}])
+    assert line.startswith("key=from-the-job secret= token="), line

@@ -20,6 +20,7 @@ SHIMS = (
     "tests.aws_deploy.moto_sfn_accounts",  # a Batch task state acts in its execution's account (two-account mode)
     "tests.testbed.moto_map",  # a Distributed Map fails when more items fail than it tolerates
     "tests.testbed.moto_batch",  # Batch retries (evaluateOnExit), error names; host-failure and throttle faults
+    "tests.testbed.moto_job_role",  # a Batch container acts as its job role (its keys, unless the job sets its own)
 )
 
 
