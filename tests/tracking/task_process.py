@@ -39,6 +39,17 @@ def step_body(action: str) -> None:
         mlflow.log_metric("accuracy", float(model.score(x, y)))
         version = register_model(model, input_example=x[:2], tags={"dataset": "iris"})
         print(json.dumps({"model_name": version.name, "model_version": version.version}), file=sys.stderr)
+    if action == "register_pyfunc":  # the user's own model class, its requirements given (none inferred)
+        from mlflow.pyfunc import PythonModel
+
+        from branchline.tracking.models import register_model
+
+        class Doubler(PythonModel):
+            def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+                return [2 * value for value in model_input]
+
+        version = register_model(Doubler(), flavor="pyfunc", pip_requirements=["branchline"], tags={"kind": "own"})
+        print(json.dumps({"model_name": version.name, "model_version": version.version}), file=sys.stderr)
 
 
 def main(spec: dict[str, Any]) -> dict[str, Any]:

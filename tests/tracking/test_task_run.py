@@ -96,6 +96,28 @@ def test_failed_step_ends_its_run_failed(ds: FlowDatastore, project: str, mlflow
     assert run.data.metrics == {"accuracy": 0.93}  # what was logged before the failure is kept
 
 
+@pytest.mark.mlflow
+def test_a_pyfunc_model_of_the_users_own_class_registers_with_the_requirements_given(
+    ds: FlowDatastore, project: str, mlflow_server: str, tmp_path: Path
+) -> None:
+    """`register_model(model, flavor="pyfunc", pip_requirements=...)`: the class goes in as `python_model`, the
+    options reach `log_model` as they are, and the version loads back and predicts."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    open_parent(ds, project, mlflow_server)
+    out = run_task(ds, project, mlflow_server, "train", "register_pyfunc")
+    assert out["failed"] is False, out["error"]
+    client = MlflowClient(mlflow_server)
+    (version,) = client.search_model_versions(f"name = '{project}-trainflow-dev'")
+    assert version.run_id == out["mlflow_run_id"] and version.tags["kind"] == "own"
+    source = client.get_model_version_download_uri(version.name, version.version)
+    local = mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path), tracking_uri=mlflow_server)
+    assert mlflow.pyfunc.load_model(local).predict([1, 2]) == [2, 4]
+    required = (Path(local) / "requirements.txt").read_text().split()
+    assert [r for r in required if not r.startswith("mlflow==")] == ["branchline"]  # given (MLflow adds itself)
+
+
 def test_recorder_mode_waits_bounded_for_a_recorder_that_never_came(ds: FlowDatastore, project: str) -> None:
     ds.write_run("TrainFlow", "r1", make_run_doc(project))
     out = run_task(ds, project, "http://127.0.0.1:9", "train", "metric", link_wait=1)

@@ -62,12 +62,15 @@ def register_model(
     flavor: str = "sklearn",
     input_example: Any = None,
     tags: dict[str, Any] | None = None,
+    **log_options: Any,
 ) -> ModelVersion | None:
     """Log `model` with `mlflow.<flavor>.log_model` into the active task run and register it.
 
     `name` (default: the gate's model of this flow) is production's name; outside production the
     version goes to `<name>-dev`. In a person's own namespace, unless asked (`registers`), nothing is
-    logged: it prints one line saying so and how to ask, and returns None.
+    logged: it prints one line saying so and how to ask, and returns None. With `flavor="pyfunc"`,
+    `model` is a `mlflow.pyfunc.PythonModel` (your own model class); `log_options` go to `log_model`
+    as they are (e.g. `pip_requirements`, which spares MLflow inferring them in a subprocess).
     """
     import mlflow
 
@@ -96,13 +99,16 @@ def register_model(
         print(f"model not registered (a local run in {namespace} registers only when asked): "
               f"{how_to_ask(config)}", flush=True)  # fmt: skip
         return None
+    model_arguments: dict[str, Any] = {"python_model": model} if flavor == "pyfunc" else {}
     info = session.call(
         f"log and register model {model_name}",
         flavor_module.log_model,
-        model,
+        *(() if model_arguments else (model,)),
         name="model",
         input_example=input_example,
         registered_model_name=model_name,
+        **model_arguments,
+        **log_options,
     )
     version = str(info.registered_model_version)
     for key, value in version_tags(run_tags, tags).items():
