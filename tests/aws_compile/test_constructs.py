@@ -66,6 +66,15 @@ def test_only_start_receives_the_parameters_and_overrides_are_pointers() -> None
     assert "BRANCHLINE_PARAMS" not in env_of(d["end"])
 
 
+def test_the_start_task_gets_the_deployed_commit_for_the_run_record_and_no_other_task_does() -> None:
+    sha = "c" * 40
+    d = compile_flow("parameters_flow", make_ctx(git_sha=sha)).definition["States"]
+    overrides = d["start"]["Parameters"]["ContainerOverrides"]["Environment"]
+    assert {"Name": "BRANCHLINE_GIT_SHA", "Value": sha} in overrides  # a literal: the version's own commit
+    assert "BRANCHLINE_GIT_SHA" not in env_of(d["end"])
+    assert "BRANCHLINE_GIT_SHA" not in env_of(compile_flow("parameters_flow").definition["States"]["start"])
+
+
 def test_every_step_is_entered_through_a_choice_a_resumed_execution_uses_to_pass_it_over() -> None:
     s = compile_flow("linear_flow").definition["States"]
     assert s["a.reuse"] == {"Type": "Choice", "Default": "a",

@@ -44,6 +44,7 @@ def test_step_environment_joins_the_entrypoint_inputs() -> None:
         "BRANCHLINE_DATASTORE": ctx.datastore_root,
         "BRANCHLINE_CODE_PACKAGE": ctx.code_package,
     }
+    assert env["BRANCHLINE_IMAGE"] == ctx.image  # the run record's image; the same value as the job's image
 
 
 @pytest.mark.parametrize("env", [{"BRANCHLINE_STEP": "x"}, {"AWS_BATCH_JOB_ID": "x"}, {"1BAD": "x"}])

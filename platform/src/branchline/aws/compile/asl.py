@@ -78,8 +78,10 @@ def init_states(first: str) -> States:
     }
 
 
-def container_overrides(*, with_params: bool, fallback: bool) -> State:
-    """Pointers only: run id, task id, attempt, execution; the start step also gets the parameters."""
+def container_overrides(*, with_params: bool, fallback: bool, git_sha: str | None = None) -> State:
+    """Pointers only: run id, task id, attempt, execution; the start step also gets the parameters and the
+    deployed commit, which it writes into the run record (the MLflow run's commit; in the job definition
+    it would register new revisions for every commit, even one that changes no code)."""
     env: list[State] = [
         {"Name": "BRANCHLINE_RUN_ID", "Value.$": "$.run_id"},
         {"Name": "BRANCHLINE_TASK_ID", "Value.$": "$.task_id"},
@@ -88,6 +90,8 @@ def container_overrides(*, with_params: bool, fallback: bool) -> State:
     ]
     if with_params:
         env.append({"Name": "BRANCHLINE_PARAMS", "Value.$": "States.JsonToString($.params)"})
+        if git_sha:
+            env.append({"Name": "BRANCHLINE_GIT_SHA", "Value": git_sha})
     if fallback:
         env.append({"Name": "BRANCHLINE_CATCH_FALLBACK", "Value": "1"})
     return {"Environment": env}

@@ -69,6 +69,7 @@ def static_environment(graph: FlowGraph, node: StepNode, ctx: CompileContext, s:
         BRANCHLINE_DATASTORE=ctx.datastore_root.rstrip("/"),
         BRANCHLINE_CODE_PACKAGE=ctx.code_package,
         BRANCHLINE_MAX_ATTEMPTS=str(s.attempts),
+        BRANCHLINE_IMAGE=step_image(node, ctx),  # the run record's image (the MLflow run's link to it)
     )
     if ctx.tracking_uri:
         env["BRANCHLINE_TRACKING_URI"] = ctx.tracking_uri
