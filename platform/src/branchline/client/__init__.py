@@ -1,9 +1,9 @@
 """Read runs back, as Metaflow's client does: `Flow("TrainFlow").latest_run.data.model`, `Run("TrainFlow/<id>")`.
 
 `namespace()`, `get_namespace()`, `default_namespace()` choose which runs are visible (`scope.py`); the
-objects (`objects.py`) read the records and artifacts of the datastore: `.branchline/datastore` on this
-machine, `BRANCHLINE_DATASTORE` or `datastore(url)` (a directory or `s3://...`), or a deployment's bucket
-for `namespace('production:<namespace>')`.
+objects (`objects.py`; finding them: `lookup.py`; their artifacts: `data.py`) read the records and artifacts of
+the datastore: `.branchline/datastore` on this machine, `BRANCHLINE_DATASTORE` or `datastore(url)` (a directory
+or `s3://...`), or a deployment's bucket for `namespace('production:<namespace>')`.
 """
 
 from branchline.client.objects import (

@@ -5,6 +5,10 @@ follow Metaflow's documentation and, where it is silent, Metaflow 2.19's behavio
 tests in tests/metaflow_compat): runs newest first, a run's steps last first, a `@catch`-ed task finished but not
 successful, a run `finished` only when its end step finished. Objects outside the namespace raise
 `NamespaceMismatch`, missing ones `NotFound`. See docs/metaflow.md for what differs and what is not supported.
+
+The five classes point at each other both ways (`parent`, their children), so they live together; finding a run or
+flow in scope, and both errors, are in `lookup.py`; a task's artifacts (`Data`, `DataArtifact`) in `data.py`.
+Those names stay importable from here.
 """
 
 from __future__ import annotations
@@ -15,19 +19,21 @@ from functools import cached_property
 from typing import Any
 
 from branchline.authoring.unsupported import Unsupported
-from branchline.client.scope import Scope, run_at, scope
-from branchline.datastore.artifacts import ArtifactRef, FlowDatastore
+from branchline.client.data import Data, DataArtifact, TaskArtifacts
+from branchline.client.lookup import (
+    NamespaceMismatch,
+    NotFound,
+    find_run,
+    flows_in_scope,
+    require_flow,
+    runs_in_scope,
+    split_pathspec,
+)
+from branchline.client.scope import Scope, scope
+from branchline.datastore.artifacts import FlowDatastore
 from branchline.datastore.records import RunRecord, Status, TaskError, TaskRecord
 from branchline.datastore.view import ArtifactSource
 from branchline.errors import ArtifactError, BranchlineError
-
-
-class NotFound(ArtifactError):
-    """An object that exists in no namespace of the datastore (Metaflow's MetaflowNotFound)."""
-
-
-class NamespaceMismatch(ArtifactError):
-    """An object that exists, but not in the current namespace (Metaflow's MetaflowNamespaceMismatch)."""
 
 
 def _unsupported(name: str, instead: str) -> BranchlineError:
@@ -36,83 +42,6 @@ def _unsupported(name: str, instead: str) -> BranchlineError:
 
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
-
-
-def _split(pathspec: str, parts: int, example: str) -> list[str]:
-    pieces = pathspec.split("/") if isinstance(pathspec, str) else []
-    if len(pieces) != parts or not all(pieces):
-        raise NotFound(f"{pathspec!r} is not a pathspec of the form {example}")
-    return pieces
-
-
-def _find_run(flow: str, run_id: str, where: Scope) -> tuple[FlowDatastore, RunRecord]:
-    """The run in scope; else why not: in another namespace (which) or nowhere."""
-    found = [at for ds in where.datastores() if (at := run_at(ds, flow, run_id)) is not None]
-    if len(found) > 1:
-        names = ", ".join(ds.namespace for ds, _ in found)
-        raise NamespaceMismatch(f"run {flow}/{run_id} exists in several namespaces ({names})",
-                                hint="choose one: namespace('<namespace>')")
-    if found:
-        return found[0]
-    others = [ds.namespace for ds in where.elsewhere() if ds.read_run_record(flow, run_id) is not None]
-    if others:
-        raise NamespaceMismatch(
-            f"run {flow}/{run_id} is not in namespace {where.label} (it is in {', '.join(others)})",
-            hint=f"switch with namespace('{others[0]}'), or namespace(None) to see every namespace",
-        )
-    raise NotFound(f"run {flow}/{run_id} does not exist in {where.storage.url}")
-
-
-class DataArtifact:
-    """One artifact of a task: its value (`data`, loaded on first access) and where it is stored."""
-
-    def __init__(self, task: Task, name: str, ref: ArtifactRef) -> None:
-        self._task, self.id, self._ref = task, name, ref
-        self.pathspec = f"{task.pathspec}/{name}"
-
-    @property
-    def data(self) -> Any:
-        return self._task._source.get(self.id)
-
-    @property
-    def sha(self) -> str:
-        return self._ref.sha
-
-    @property
-    def size(self) -> int:
-        return self._ref.size
-
-    @property
-    def finished_at(self) -> datetime | None:
-        return self._task.finished_at
-
-    @property
-    def created_at(self) -> datetime | None:
-        return self._task.finished_at
-
-    def __repr__(self) -> str:
-        return f"DataArtifact('{self.pathspec}')"
-
-
-class Data:
-    """A task's artifacts as attributes (`task.data.model`), each loaded on first access."""
-
-    def __init__(self, source: ArtifactSource) -> None:
-        self._source = source
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._source.get(name)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._source
-
-    def __dir__(self) -> list[str]:
-        return self._source.names()
-
-    def __repr__(self) -> str:
-        return f"<data of {self._source.label}: {', '.join(self._source.names())}>"
 
 
 def _task_order(task_id: str) -> tuple[int, ...]:
@@ -124,8 +53,8 @@ class Task:
 
     def __init__(self, pathspec: str, *, namespace: str | None = None, datastore: str | None = None,
                  _ds: FlowDatastore | None = None) -> None:
-        flow, run_id, step, task_id = _split(pathspec, 4, "'Flow/run_id/step/task_id'")
-        ds = _ds or _find_run(flow, run_id, scope(namespace, datastore))[0]
+        flow, run_id, step, task_id = split_pathspec(pathspec, 4, "'Flow/run_id/step/task_id'")
+        ds = _ds or find_run(flow, run_id, scope(namespace, datastore))[0]
         if _ds is None and task_id not in ds.list_tasks(flow, run_id, step):
             raise NotFound(f"task {pathspec} does not exist")
         self._ds, self.flow, self.run_id, self.step, self.id = ds, flow, run_id, step, task_id
@@ -199,7 +128,7 @@ class Task:
     @property
     def artifacts(self) -> Data:
         """The task's `DataArtifact`s as attributes (`task.artifacts.model.data`)."""
-        return _Artifacts(self)
+        return TaskArtifacts(self)
 
     def __iter__(self) -> Iterator[DataArtifact]:
         return iter([self[name] for name in self._source.names()])
@@ -237,27 +166,13 @@ class Task:
         return f"Task('{self.pathspec}')"
 
 
-class _Artifacts(Data):
-    def __init__(self, task: Task) -> None:
-        super().__init__(task._source)
-        self._task = task
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._task[name]
-        except KeyError:
-            raise AttributeError(f"{self._task} has no artifact {name!r}") from None
-
-
 class Step:
     """The tasks of one step of a run: `Step('Flow/run/step')`, or `run['step']`."""
 
     def __init__(self, pathspec: str, *, namespace: str | None = None, datastore: str | None = None,
                  _ds: FlowDatastore | None = None) -> None:
-        flow, run_id, name = _split(pathspec, 3, "'Flow/run_id/step'")
-        ds = _ds or _find_run(flow, run_id, scope(namespace, datastore))[0]
+        flow, run_id, name = split_pathspec(pathspec, 3, "'Flow/run_id/step'")
+        ds = _ds or find_run(flow, run_id, scope(namespace, datastore))[0]
         if _ds is None and not ds.list_tasks(flow, run_id, name):
             raise NotFound(f"step {pathspec} does not exist")
         self._ds, self.flow, self.run_id, self.id = ds, flow, run_id, name
@@ -318,8 +233,8 @@ class Run:
 
     def __init__(self, pathspec: str, *, namespace: str | None = None, datastore: str | None = None,
                  _found: tuple[FlowDatastore, RunRecord | None] | None = None) -> None:
-        flow, run_id = _split(pathspec, 2, "'Flow/run_id'")
-        ds, record = _found or _find_run(flow, run_id, scope(namespace, datastore))
+        flow, run_id = split_pathspec(pathspec, 2, "'Flow/run_id'")
+        ds, record = _found or find_run(flow, run_id, scope(namespace, datastore))
         self._ds, self.flow, self.id, self.pathspec = ds, flow, run_id, pathspec
         self._record = record
 
@@ -440,14 +355,7 @@ class Flow:
             raise NotFound(f"{name!r} is not a flow name (Flow('FlowName'))")
         self.id = self.pathspec = name
         self._scope = _scope or scope(namespace)
-        if not any(ds.list_runs(name) for ds in self._scope.datastores()):
-            others = [ds.namespace for ds in self._scope.elsewhere() if ds.list_runs(name)]
-            if others:
-                raise NamespaceMismatch(
-                    f"flow {name} has no run in namespace {self._scope.label} (it has runs in {', '.join(others)})",
-                    hint=f"switch with namespace('{others[0]}'), or namespace(None) to see every namespace",
-                )
-            raise NotFound(f"flow {name} has no run in {self._scope.storage.url}")
+        require_flow(name, self._scope)
 
     @property
     def name(self) -> str:
@@ -459,13 +367,8 @@ class Flow:
 
     def runs(self, *tags: str) -> list[Run]:
         """The flow's runs in scope, newest first; with tags, only runs carrying all of them (`Run.tags`)."""
-        found = []
-        for ds in self._scope.datastores():
-            for run_id in ds.list_runs(self.id):
-                if (at := run_at(ds, self.id, run_id)) is not None:
-                    found.append((at[1].started, run_id, *at))
-        found.sort(key=lambda item: (item[0], item[1]), reverse=True)
-        runs = [Run(f"{self.id}/{run_id}", _found=(there, record)) for _, run_id, there, record in found]
+        found = runs_in_scope(self.id, self._scope)
+        runs = [Run(f"{self.id}/{run_id}", _found=(there, record)) for run_id, there, record in found]
         return [r for r in runs if set(tags) <= r.tags] if tags else runs
 
     def __iter__(self) -> Iterator[Run]:
@@ -473,7 +376,7 @@ class Flow:
 
     def __getitem__(self, run_id: str) -> Run:
         try:
-            return Run(f"{self.id}/{run_id}", _found=_find_run(self.id, run_id, self._scope))
+            return Run(f"{self.id}/{run_id}", _found=find_run(self.id, run_id, self._scope))
         except NotFound:
             raise KeyError(run_id) from None
 
@@ -501,8 +404,7 @@ class Metaflow:
         return list(self)
 
     def __iter__(self) -> Iterator[Flow]:
-        names = sorted({name for ds in self._scope.datastores() for name in ds.list_flows() if ds.list_runs(name)})
-        return iter([Flow(name, _scope=self._scope) for name in names])
+        return iter([Flow(name, _scope=self._scope) for name in flows_in_scope(self._scope)])
 
     def __getitem__(self, name: str) -> Flow:
         return Flow(name, _scope=self._scope)

@@ -6,15 +6,11 @@ champion. MLflow is imported only when the gate runs.
 """
 
 from branchline.gate.decision import CheckOutcome, Criterion, Threshold, Verdict, decide
-from branchline.gate.promote import (
-    DryRunVerdict,
-    GateOutcome,
-    GateRefused,
-    dry_run_verdict,
-    evaluate_in_flow,
-    rollback,
-    run_gate,
-)
+from branchline.gate.dry_run import DryRunVerdict, dry_run_verdict
+from branchline.gate.in_flow import evaluate_in_flow
+from branchline.gate.promote import GateOutcome, run_gate
+from branchline.gate.registry_actions import rollback
+from branchline.gate.rules import GateRefused
 
 __all__ = [
     "CheckOutcome",

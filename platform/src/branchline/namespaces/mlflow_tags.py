@@ -5,7 +5,7 @@ A flow run is one MLflow parent run (`ROLE_TAG` = `ROLE_FLOW`) with a nested run
 trusts. Data checks tag the run that validated (`check_success_tag`, `check_failed_tag`); a registered model
 version carries the run's identity under short names (`VERSION_TAGS`); the gate marks versions and the
 registered model (`GATE_*_TAG`, `PREVIOUS_CHAMPION_TAG`). Values are made in `tracking.tags` (runs),
-`tracking.models` (versions), `checks.record` and `gate.promote`. (AWS tag keys are another vocabulary:
+`tracking.models` (versions), `checks.record` and `gate.registry_actions`. (AWS tag keys are another vocabulary:
 `namespaces.tags`.)
 """
 
