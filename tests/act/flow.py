@@ -7,6 +7,8 @@ template's TrainFlow does: in `prod` the gate moves `champion`, in a branch name
 
 from __future__ import annotations
 
+from tests.e2e import project as proj
+
 FLOW_CLASS = "E2EFlow"
 STEPS = ("start", "square", "join", "validate", "end")
 METRIC = "accuracy"
@@ -21,30 +23,7 @@ from branchline.tracking.models import register_model
 
 from __PACKAGE__.e2e_math import square
 
-MARKER = "__MARKER__"
-
-
-class E2EFlow(FlowSpec):
-    count = Parameter("count", default=3, help="foreach width")
-    fail = Parameter("fail", default=False, help="make the validate step raise")
-
-    @step
-    def start(self):
-        self.items = list(range(self.count))
-        print(f"e2e start items={self.items} marker={MARKER}")
-        self.next(self.square, foreach="items")
-
-    @step
-    def square(self):
-        self.value = square(self.input)
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.values = sorted(inp.value for inp in inputs)
-        self.total = sum(self.values)
-        self.next(self.validate)
-
+''' + proj.FANOUT_STEPS + '''
     @step
     def validate(self):
         """The model's metric and the model itself, registered: the gate's candidate."""
@@ -73,7 +52,7 @@ class E2EFlow(FlowSpec):
 
 def flow_source(package: str, marker: str) -> str:
     """The flow's source; `marker` is what a code-only change changes."""
-    return _FLOW.replace("__PACKAGE__", package).replace("__MARKER__", marker).replace("__METRIC__", METRIC)
+    return proj.flow_source(package, marker, _FLOW).replace("__METRIC__", METRIC)
 
 
 def gate_policy(model: str) -> str:

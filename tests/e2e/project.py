@@ -34,13 +34,7 @@ REQUIREMENTS = "# Trimmed for the end-to-end test: the platform and its AWS extr
 FULL_EXTRAS = ("aws", "tracking", "checks")
 """The extras the template's requirements.txt installs (the sample flow's MLflow and GX)."""
 
-_FLOW = '''"""The end-to-end flow: a foreach over `count` items, a join, and a step that fails when asked."""
-
-from branchline import FlowSpec, Parameter, step
-
-from __PACKAGE__.e2e_math import square
-
-MARKER = "__MARKER__"
+FANOUT_STEPS = '''MARKER = "__MARKER__"
 
 
 class E2EFlow(FlowSpec):
@@ -65,7 +59,17 @@ class E2EFlow(FlowSpec):
         self.total = sum(self.values)
         print(f"e2e join values={self.values}")
         self.next(self.validate)
+'''
+"""The flow's class up to its join (the module needs `FlowSpec`, `Parameter`, `step` and `square`); the act
+series' flow (tests/act/flow.py) shares it and ends differently."""
 
+_FLOW = '''"""The end-to-end flow: a foreach over `count` items, a join, and a step that fails when asked."""
+
+from branchline import FlowSpec, Parameter, step
+
+from __PACKAGE__.e2e_math import square
+
+''' + FANOUT_STEPS + '''
     @step
     def validate(self):
         if self.fail:
@@ -106,12 +110,10 @@ def job_environment(endpoint: str) -> dict[str, str]:
     }
 
 
-def flow_source(package: str, marker: str) -> str:
-    """The e2e flow's source; `marker` is what a code-only change changes."""
-    return (
-        _FLOW.replace("__PACKAGE__", package)
-        .replace("__MARKER__", marker)
-    )
+def flow_source(package: str, marker: str, template: str = _FLOW) -> str:
+    """The e2e flow's source (or another `template` with its placeholders); `marker` is what a code-only change
+    changes."""
+    return template.replace("__PACKAGE__", package).replace("__MARKER__", marker)
 
 
 def git(project: Path, *args: str) -> str:
