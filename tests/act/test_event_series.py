@@ -132,13 +132,22 @@ def registry_tags(registry: str, repository: str) -> list[str]:
         raise
 
 
-def mlflow_get(bed: series.Bed, path: str, **query: str) -> dict[str, Any]:
-    """One MLflow REST read, as the admin (the server refuses anonymous requests)."""
+def mlflow_get(bed: series.Bed, path: str, body: dict[str, Any] | None = None, **query: str) -> dict[str, Any]:
+    """One MLflow REST call (a GET with `query`, a POST with `body`), as the admin (anonymous ones get 401)."""
     token = base64.b64encode(f"admin:{bed.tracking.users['admin']}".encode()).decode()
     request = urllib.request.Request(f"{bed.tracking.url}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(query)}",
-                                     headers={"Authorization": f"Basic {token}"})
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())
+
+
+def flow_runs(bed: series.Bed, experiment: str) -> list[dict[str, str]]:
+    """The tags of every flow run (MLflow parent run) in one experiment of the project."""
+    found = mlflow_get(bed, "experiments/get-by-name", experiment_name=f"{bed.name}/{experiment}")
+    runs = mlflow_get(bed, "runs/search", body={"experiment_ids": [found["experiment"]["experiment_id"]],
+                                                "filter": "tags.`branchline.role` = 'flow'"}).get("runs", [])
+    return [{t["key"]: t["value"] for t in run["data"].get("tags", [])} for run in runs]
 
 
 def mlflow_state(bed: series.Bed) -> dict[str, Any]:
@@ -309,6 +318,11 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     assert state(bed)["mlflow"] == {model: champion, dev_model: {"versions": branch_versions, "aliases": {}}}
     tags = version_tags(bed, model, "1")
     assert tags["branchline.gate"] == "passed" and tags["git_sha"] == merged and tags["flow"] == FLOW
+    (prod_run,) = flow_runs(bed, FLOW)  # production's experiment: its flow run says what it did and from where
+    assert prod_run["branchline.namespace"] == "prod" and prod_run["branchline.summary.gate"].startswith("passed")
+    assert (prod_run["branchline.git_sha"], prod_run["branchline.branch"]) == (merged, "main")
+    assert prod_run["branchline.summary.commit_url"] == f"https://github.invalid/{series.REPOSITORY}/commit/{merged}"
+    assert {run["branchline.branch"] for run in flow_runs(bed, f"{FLOW}/dev")} == {HOSTILE, OTHER}
     fake.close_pull(2)
     run = bed.act("cleanup.yml", "pull_request", bed.pull_request_event("closed", 2, OTHER, head2), sha=head2)
     ok(run, "cleanup")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from branchline.aws.compile import SourceContext
 from tests.aws_compile.support import (
     compile_flow,
     compile_graph,
@@ -66,12 +67,16 @@ def test_only_start_receives_the_parameters_and_overrides_are_pointers() -> None
     assert "BRANCHLINE_PARAMS" not in env_of(d["end"])
 
 
-def test_the_start_task_gets_the_deployed_commit_for_the_run_record_and_no_other_task_does() -> None:
+def test_the_start_task_records_where_the_deployed_code_came_from_and_no_other_task_does() -> None:
     sha = "c" * 40
-    d = compile_flow("parameters_flow", make_ctx(git_sha=sha)).definition["States"]
+    source = SourceContext(branch='zzz";echo${IFS}"hi";#', repository="acme/churn", server_url="https://github.com")
+    d = compile_flow("parameters_flow", make_ctx(git_sha=sha, source=source)).definition["States"]
     overrides = d["start"]["Parameters"]["ContainerOverrides"]["Environment"]
-    assert {"Name": "BRANCHLINE_GIT_SHA", "Value": sha} in overrides  # a literal: the version's own commit
-    assert "BRANCHLINE_GIT_SHA" not in env_of(d["end"])
+    assert [e for e in overrides if "Value" in e] == [  # literals: the version's own commit and branch
+        {"Name": "BRANCHLINE_GIT_SHA", "Value": sha}, {"Name": "BRANCHLINE_BRANCH", "Value": source.branch},
+        {"Name": "BRANCHLINE_REPOSITORY", "Value": "acme/churn"},
+        {"Name": "BRANCHLINE_GIT_SERVER", "Value": "https://github.com"}]
+    assert not {"BRANCHLINE_GIT_SHA", "BRANCHLINE_BRANCH"} & set(env_of(d["end"]))
     assert "BRANCHLINE_GIT_SHA" not in env_of(compile_flow("parameters_flow").definition["States"]["start"])
 
 

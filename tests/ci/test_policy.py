@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from branchline.aws.compile import SourceContext
 from branchline.ci.context import CIError, GitHubContext, github_context
-from branchline.ci.policy import cleanup_namespace, pr_namespace, release_namespace
+from branchline.ci.policy import cleanup_namespace, deploy_source, pr_namespace, release_namespace
 from branchline.namespaces import CIEnvironmentError, namespace_for_branch
 
 HOSTILE = 'zzz";echo${IFS}"hi";#'
@@ -86,3 +87,13 @@ def test_context_reads_the_event_file_and_checks_what_goes_into_urls(tmp_path: P
         github_context({"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(event)})
     with pytest.raises(CIError, match="cannot read the event file"):
         github_context({"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(tmp_path / "missing.json")})
+
+
+def test_a_deploy_records_the_head_branch_or_the_pushed_one_and_the_repository() -> None:
+    where = {"GITHUB_REPOSITORY": "acme/churn", "GITHUB_SERVER_URL": "https://github.example/"}
+    assert deploy_source(ctx("pull_request", GITHUB_HEAD_REF=HOSTILE, GITHUB_REF="refs/pull/3/merge", **where)) == \
+        SourceContext(branch=HOSTILE, repository="acme/churn", server_url="https://github.example")
+    assert deploy_source(ctx("push", GITHUB_REF="refs/heads/main", **where)).branch == "main"
+    assert deploy_source(ctx("push", GITHUB_REF="refs/tags/v1", **where)).branch is None
+    with pytest.raises(CIError, match="GITHUB_REPOSITORY"):  # it goes into links: checked like the API's paths
+        deploy_source(ctx("push", GITHUB_REF="refs/heads/main", GITHUB_REPOSITORY="a/b/../c"))

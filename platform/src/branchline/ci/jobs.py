@@ -29,7 +29,7 @@ from branchline.ci.inputs import (
     protect_production_image,
     upload_code_package,
 )
-from branchline.ci.policy import cleanup_namespace, pr_namespace, release_namespace
+from branchline.ci.policy import cleanup_namespace, deploy_source, pr_namespace, release_namespace
 from branchline.ci.prune import deployed_branch_namespaces, read_branches_file, remote_branches, stale_namespaces
 from branchline.ci.pulls import other_open_pulls
 from branchline.ci.repo_settings import check_production, refusal_message
@@ -120,7 +120,8 @@ def _deploy(config: Config, ctx: GitHubContext, namespace: str, options: PrOptio
                   markup=False)
     sha = ctx.sha or current_git_sha(config.root)
     result = deploy(config, namespace, image=image.reference, code_package=code.url, git_sha=sha,
-                    holder=holder_from_env("deploy", sha, dict(ctx.env)), log=log)
+                    holder=holder_from_env("deploy", sha, dict(ctx.env)), log=log,
+                    source=deploy_source(ctx))
     print_plan(result.plan, f"deploy {namespace}", console)
     return Deployed(names, settings, image, code, result)
 

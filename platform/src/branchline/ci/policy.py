@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from branchline.aws.compile import SourceContext
 from branchline.ci.context import CIError, GitHubContext
 from branchline.namespaces import is_production, namespace_from_ci
 
@@ -67,3 +68,10 @@ def cleanup_namespace(ctx: GitHubContext, production_branch: str) -> str:
         raise CIError(f"`branchline ci cleanup` tears down closed pull requests; this one is {ctx.action or '?'!r}",
                       hint="trigger the cleanup workflow on pull_request, with types: closed")
     return _refuse_prod(namespace_from_ci(ctx.env, production_branch), "a closed pull request")
+
+
+def deploy_source(ctx: GitHubContext) -> SourceContext:
+    """Where a CI deploy's code came from, for its runs' records: the pull request's head branch (the pushed
+    branch on a push; none for a tag), the repository and its host."""
+    pushed = ctx.ref.removeprefix("refs/heads/") if ctx.ref.startswith("refs/heads/") else None
+    return SourceContext(branch=ctx.head_ref or pushed, repository=ctx.repository, server_url=ctx.server_url)

@@ -36,7 +36,7 @@ from branchline.graph.model import FlowGraph
 from branchline.namespaces.mlflow_tags import BATCH_JOB_ID_TAG, EXECUTION_ARN_TAG, LOGS_TAG
 from branchline.runtime.code_package import unpack_code_package
 from branchline.runtime.loader import graph_from_class, load_flow_class
-from branchline.runtime.run_info import git_context_from_env
+from branchline.runtime.run_info import git_context_from_env, source_ci_from_env
 from branchline.runtime.task_env import TaskEnv
 from branchline.runtime.task_view import build_flow, check_transition
 from branchline.runtime.user_traceback import last_user_frames, user_traceback, whole_traceback
@@ -264,6 +264,7 @@ def _start_run(ds: FlowDatastore, graph: FlowGraph, flow_cls: type[FlowSpec], ta
         flow_file=task.flow_file,
         tracking_uri=task.tracking_uri,
         git=git_context_from_env(os.environ),
+        ci=source_ci_from_env(os.environ),
         image=os.environ.get("BRANCHLINE_IMAGE"),
         execution_arn=task.execution_arn,
     )

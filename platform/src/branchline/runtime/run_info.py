@@ -57,8 +57,15 @@ def git_context(root: Path) -> dict[str, Any] | None:
 
 
 def git_context_from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """In a step container: the commit and branch the deploy recorded in the job definition."""
+    """In a step container: the commit and branch the deploy gave the start task (`SourceContext`)."""
     return {"sha": env.get("BRANCHLINE_GIT_SHA"), "branch": env.get("BRANCHLINE_BRANCH")}
+
+
+def source_ci_from_env(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """In a step container: the repository and git host the deploy recorded, as the run record's CI context
+    (its commit link); None when the deploy did not come from CI."""
+    repository, server = env.get("BRANCHLINE_REPOSITORY"), env.get("BRANCHLINE_GIT_SERVER")
+    return {"repository": repository, "server_url": server} if repository and server else None
 
 
 def ci_context() -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from branchline.aws.compile.context import (
     CompileContext,
     CompileError,
     JobDefinitionSpec,
+    SourceContext,
 )
 from branchline.aws.compile.machine import compile_state_machine, definition_json
 from branchline.aws.compile.schedule import compile_schedule
@@ -24,6 +25,7 @@ __all__ = [
     "CompileContext",
     "CompileError",
     "JobDefinitionSpec",
+    "SourceContext",
     "compile_job_definitions",
     "compile_schedule",
     "compile_state_machine",

@@ -8,6 +8,7 @@ unchanged, so the pointers flow through.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from branchline.aws.compile.context import (
@@ -78,10 +79,11 @@ def init_states(first: str) -> States:
     }
 
 
-def container_overrides(*, with_params: bool, fallback: bool, git_sha: str | None = None) -> State:
-    """Pointers only: run id, task id, attempt, execution; the start step also gets the parameters and the
-    deployed commit, which it writes into the run record (the MLflow run's commit; in the job definition
-    it would register new revisions for every commit, even one that changes no code)."""
+def container_overrides(*, with_params: bool, fallback: bool, start_env: Mapping[str, str] | None = None) -> State:
+    """Pointers only: run id, task id, attempt, execution; the start step also gets the parameters and where
+    the deployed code came from (`start_env`: commit, branch, repository), which it writes into the run record
+    (in the job definition the commit would register new revisions for every commit, even one that changes no
+    code)."""
     env: list[State] = [
         {"Name": "BRANCHLINE_RUN_ID", "Value.$": "$.run_id"},
         {"Name": "BRANCHLINE_TASK_ID", "Value.$": "$.task_id"},
@@ -90,8 +92,7 @@ def container_overrides(*, with_params: bool, fallback: bool, git_sha: str | Non
     ]
     if with_params:
         env.append({"Name": "BRANCHLINE_PARAMS", "Value.$": "States.JsonToString($.params)"})
-        if git_sha:
-            env.append({"Name": "BRANCHLINE_GIT_SHA", "Value": git_sha})
+        env += [{"Name": name, "Value": value} for name, value in (start_env or {}).items()]
     if fallback:
         env.append({"Name": "BRANCHLINE_CATCH_FALLBACK", "Value": "1"})
     return {"Environment": env}

@@ -49,6 +49,20 @@ class CompileError(BranchlineError):
 
 
 @dataclass(frozen=True)
+class SourceContext:
+    """Where the deployed code came from, besides its commit (`CompileContext.git_sha`): the start task writes
+    it into the run record, so the run's MLflow page names the branch and links the commit (a deployed task
+    has no git checkout and no CI context of its own). Stable per commit and namespace, so a redeploy of the
+    same commit stays unchanged; no pull-request number (two pull requests of one branch share the namespace)."""
+
+    branch: str | None = None
+    repository: str | None = None
+    """`owner/name` on the git host"""
+    server_url: str | None = None
+    """the git host, e.g. https://github.com"""
+
+
+@dataclass(frozen=True)
 class CompileContext:
     """Everything the compiler needs to know about where and how the flow is deployed.
 
@@ -77,6 +91,13 @@ class CompileContext:
     """the `@project` branch name tasks report as `current.branch_name` (`user.alice`, `test.x`, `prod`)"""
     step_images: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """step → its own image (a `@pypi` step's), by digest; the others run `image`"""
+    source: SourceContext = field(default_factory=SourceContext)
+
+    def start_environment(self) -> dict[str, str]:
+        """What the start task records about the code's origin (read by `runtime.run_info`)."""
+        named = {"BRANCHLINE_GIT_SHA": self.git_sha, "BRANCHLINE_BRANCH": self.source.branch,
+                 "BRANCHLINE_REPOSITORY": self.source.repository, "BRANCHLINE_GIT_SERVER": self.source.server_url}
+        return {name: value for name, value in named.items() if value}
 
     def __post_init__(self) -> None:
         if not self.datastore_root.startswith("s3://") or len(self.datastore_root.rstrip("/")) <= len("s3://"):

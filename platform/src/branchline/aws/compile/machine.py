@@ -89,7 +89,7 @@ class _Compiler:
             job_queue=self.ctx.job_queue,
             job_definition=self.arns[node.name],
             overrides=container_overrides(with_params=node.name == "start", fallback=fallback,
-                                          git_sha=self.ctx.git_sha),
+                                          start_env=self.ctx.start_environment()),
             timeout_seconds=settings(node).state_timeout(self.ctx),
             on_error=on_error,
             on_task_failed=on_task_failed,

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from branchline.aws.compile import SourceContext
 from branchline.aws.deploy.apply import apply_desired
 from branchline.aws.deploy.desired import check_inputs, desired_flow
 from branchline.aws.deploy.executor import Executor
@@ -87,6 +88,7 @@ def deploy(
     full: bool = False,
     holder: Holder | None = None,
     log: Log = _stderr,
+    source: SourceContext | None = None,
 ) -> FlowDeployResult:
     """Deploy the project's flows (or those named in `flows`) to `namespace`; idempotent.
 
@@ -95,7 +97,8 @@ def deploy(
     interrupted anywhere converges when run again (its plan is computed from what exists). `graphs` gives the
     flows as (flow file relative to the project root, graph) instead (a flow file's own `step-functions
     create`); `max_concurrency` caps each foreach's parallel items; `project_branch` is the `@project` branch
-    name the tasks report (`current.branch_name`). A deploy whose `holder.order` is older than the
+    name the tasks report (`current.branch_name`); `source` (branch, repository) goes into each run's record
+    with the commit. A deploy whose `holder.order` is older than the
     namespace's last finished deploy raises `lock.Superseded` and changes nothing.
     """
     check_inputs(image, code_package)
@@ -108,7 +111,7 @@ def deploy(
     desired = [
         desired_flow(graph, names, settings, flow_file=flow_file, image=image, code_package=code_package,
                      git_sha=sha, tracking_uri=str(tracking) if tracking else None,
-                     max_concurrency=max_concurrency, project_branch=project_branch,
+                     max_concurrency=max_concurrency, project_branch=project_branch, source=source,
                      step_images=publish_step_images(graph, image))  # @pypi steps: FROM the image, same repository
         for flow_file, graph in (graphs if graphs is not None else load_flows(config, flows))
     ]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from branchline.aws.compile import CompileContext, compile_job_definitions, compile_schedule, compile_state_machine
+from branchline.aws.compile import (
+    CompileContext,
+    SourceContext,
+    compile_job_definitions,
+    compile_schedule,
+    compile_state_machine,
+)
 from branchline.aws.deploy.models import DesiredFlow, DesiredJobDefinition, DesiredSchedule, job_definition_ref
 from branchline.aws.deploy.settings import AwsSettings
 from branchline.errors import BranchlineError
@@ -45,6 +51,7 @@ def desired_flow(
     max_concurrency: int | None = None,
     project_branch: str | None = None,
     step_images: dict[str, str] | None = None,
+    source: SourceContext | None = None,
 ) -> DesiredFlow:
     """Compile `graph` for `names.namespace`: job definitions, schedule, and the state machine definition,
     which names each job definition by a Ref the planner fills once the ARNs are known."""
@@ -66,6 +73,7 @@ def desired_flow(
         step_timeout_seconds=settings.step_timeout_seconds,
         queue_timeout_seconds=settings.queue_timeout_seconds,
         step_images=dict(step_images or {}),
+        source=source or SourceContext(),
     )
     job_definitions = tuple(
         DesiredJobDefinition(
