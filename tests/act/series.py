@@ -202,6 +202,7 @@ def configure(project: Path, infra: Infra, endpoint: str, registry: str, base_im
         "region": REGION})
     environment = "".join(f"{k} = {proj._toml_string(v)}\n" for k, v in sorted(job_environment(endpoint).items()))
     text += f"\n[tool.branchline.aws.job_environment]\n{environment}" + SMOKE
+    text = drop_table(text, "tool.branchline.gates.TrainFlow")  # the series' flow replaces TrainFlow
     text += act_flow.gate_policy(model_name(project.name))
     pyproject.write_text(text, encoding="utf-8")
     dockerfile = project / "Dockerfile"
@@ -209,6 +210,11 @@ def configure(project: Path, infra: Infra, endpoint: str, registry: str, base_im
                          flags=re.MULTILINE)
     dockerfile.write_text(docker_text.replace('ARG WHEELHOUSE=""', 'ARG WHEELHOUSE="wheelhouse"'))
     (project / "tox.ini").write_text(TOX, encoding="utf-8")
+
+
+def drop_table(text: str, table: str) -> str:
+    """pyproject without one table (its header, keys and the comment lines right above it)."""
+    return re.sub(rf"(?:^#.*\n)*^\[{re.escape(table)}\]\n(?:^(?!\[).*\n?)*", "", text, count=1, flags=re.MULTILINE)
 
 
 def model_name(project: str) -> str:

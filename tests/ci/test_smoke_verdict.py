@@ -36,7 +36,7 @@ def test_wait_polls_with_a_growing_interval_until_final_or_deadline() -> None:
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0]
     clock = FakeClock()
     assert wait_for(lambda: "RUNNING", 60, sleep=clock.sleep, clock=clock) == "RUNNING"
-    assert clock.now == 60 and max(clock.sleeps) <= 15
+    assert clock.now == 60 and max(clock.sleeps) == 5  # a finished run is seen at most 5 s late
 
 
 def _graphs(tmp_path: Path) -> dict:
