@@ -5,7 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 
-from branchline.aws.compile import CONTAINER_OVERRIDES_MAX_CHARS, PARAMS_MAX_JSON_CHARS, definition_json
+from branchline.aws.compile import (
+    CONTAINER_OVERRIDES_MAX_CHARS,
+    PARAMS_MAX_JSON_CHARS,
+    SourceContext,
+    definition_json,
+)
 from branchline.namespaces import namespace_for_branch
 from branchline.namespaces.limits import BATCH, PROJECT_MAX_LENGTH
 from tests.aws_compile.support import compile_graph, graph_from_source, lint, make_ctx, resolve_payload, tasks, walk
@@ -54,7 +59,10 @@ class F{LONG}(FlowSpec):
 
 def _hostile_ctx():
     branch = ('zzz";echo${IFS}"hi";#' + "é/" * 115)[:250]  # 250 characters of hostile branch name
-    return make_ctx(project="p" * PROJECT_MAX_LENGTH, namespace=namespace_for_branch(branch))
+    source = SourceContext(branch=branch, repository=f"{'o' * 39}/{'r' * 100}",  # GitHub's longest owner/name
+                           server_url="https://" + "g" * 240)  # the start task carries them as literals
+    return make_ctx(project="p" * PROJECT_MAX_LENGTH, namespace=namespace_for_branch(branch), git_sha="f" * 40,
+                    source=source)
 
 
 def test_longest_container_override_stays_far_below_batchs_limit() -> None:
