@@ -132,7 +132,7 @@ def registry_tags(registry: str, repository: str) -> list[str]:
         raise
 
 
-def mlflow_get(bed: series.Bed, path: str, body: dict[str, Any] | None = None, **query: str) -> dict[str, Any]:
+def mlflow_api(bed: series.Bed, path: str, body: dict[str, Any] | None = None, **query: str) -> dict[str, Any]:
     """One MLflow REST call (a GET with `query`, a POST with `body`), as the admin (anonymous ones get 401)."""
     token = base64.b64encode(f"admin:{bed.tracking.users['admin']}".encode()).decode()
     request = urllib.request.Request(f"{bed.tracking.url}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(query)}",
@@ -144,8 +144,8 @@ def mlflow_get(bed: series.Bed, path: str, body: dict[str, Any] | None = None, *
 
 def flow_runs(bed: series.Bed, experiment: str) -> list[dict[str, str]]:
     """The tags of every flow run (MLflow parent run) in one experiment of the project."""
-    found = mlflow_get(bed, "experiments/get-by-name", experiment_name=f"{bed.name}/{experiment}")
-    runs = mlflow_get(bed, "runs/search", body={"experiment_ids": [found["experiment"]["experiment_id"]],
+    found = mlflow_api(bed, "experiments/get-by-name", experiment_name=f"{bed.name}/{experiment}")
+    runs = mlflow_api(bed, "runs/search", body={"experiment_ids": [found["experiment"]["experiment_id"]],
                                                 "filter": "tags.`branchline.role` = 'flow'"}).get("runs", [])
     return [{t["key"]: t["value"] for t in run["data"].get("tags", [])} for run in runs]
 
@@ -154,9 +154,9 @@ def mlflow_state(bed: series.Bed) -> dict[str, Any]:
     """Production's and the branches' registered model: each version's namespace, and every alias."""
     found = {}
     for name in (series.model_name(bed.name), f"{series.model_name(bed.name)}-dev"):
-        versions = mlflow_get(bed, "model-versions/search", filter=f"name='{name}'").get("model_versions", [])
+        versions = mlflow_api(bed, "model-versions/search", filter=f"name='{name}'").get("model_versions", [])
         try:
-            model = mlflow_get(bed, "registered-models/get", name=name)["registered_model"]
+            model = mlflow_api(bed, "registered-models/get", name=name)["registered_model"]
         except urllib.error.HTTPError as exc:
             if exc.code != 404:
                 raise
@@ -169,7 +169,7 @@ def mlflow_state(bed: series.Bed) -> dict[str, Any]:
 
 
 def version_tags(bed: series.Bed, name: str, version: str) -> dict[str, str]:
-    found = mlflow_get(bed, "model-versions/get", name=name, version=version)["model_version"]
+    found = mlflow_api(bed, "model-versions/get", name=name, version=version)["model_version"]
     return {t["key"]: t["value"] for t in found.get("tags", [])}
 
 
