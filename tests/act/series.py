@@ -231,10 +231,11 @@ def runner_venv(where: Path, wheels: Path) -> Path:
     for command in (
         # --upgrade: the venv comes with its own older setuptools, which the wheels' one must replace (the
         # platform's SPDX licence needs setuptools>=77, as setup-python's runner image has)
-        [str(python), "-m", "pip", "install", "--quiet", "--upgrade", "--no-index", "--find-links", str(wheels),
-         *names],
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         str(REPO_ROOT / "platform")],
+        # --no-compile: a throwaway venv; the runner compiles only the modules it imports
+        [str(python), "-m", "pip", "install", "--quiet", "--no-compile", "--upgrade", "--no-index", "--find-links",
+         str(wheels), *names],
+        [str(python), "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps", "--no-build-isolation",
+         "--no-index", str(REPO_ROOT / "platform")],
     ):
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0:
