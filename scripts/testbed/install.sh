@@ -7,6 +7,9 @@
 # something is missing. Needs root (CI runs as root). Silent when there is nothing to do; one progress line
 # before a long step and one after it; apt's own output only on failure. apt uses this machine's own sources.
 #   --check   print the missing packages (one line, space-separated; empty when none) and exit: no root needed
+#   PACKAGE...  only these of the packages below (setup.sh installs debootstrap first, to build the base image
+#               while apt installs the rest)
+# Env: BRANCHLINE_APT_UPDATED=1  skip `apt-get update` (setup.sh's second call, right after its first)
 set -euo pipefail
 
 # Each Debian package, by the program whose presence makes it unnecessary: any install of that program will do
@@ -27,9 +30,23 @@ missing_packages() {
     done
 }
 
+check=0
+if [[ "${1:-}" == "--check" ]]; then
+    check=1
+    shift
+fi
+if [[ $# -gt 0 ]]; then  # only the named packages
+    wanted=" $* " kept=()
+    for entry in "${PROGRAMS[@]}"; do
+        [[ $wanted == *" ${entry#*:} "* ]] && kept+=("$entry")
+    done
+    [[ ${#kept[@]} -eq $# ]] || fail "unknown package in: $* (known: ${PROGRAMS[*]#*:})"
+    PROGRAMS=("${kept[@]}")
+fi
+
 read -r -a missing < <(missing_packages; echo)
 
-if [[ "${1:-}" == "--check" ]]; then
+if [[ $check -eq 1 ]]; then
     echo "${missing[*]}"
     exit 0
 fi
@@ -43,7 +60,9 @@ trap 'rm -f "$log"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 start=$SECONDS
 echo "testbed: installing ${missing[*]} with apt-get (about a minute)"
-apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; fail "apt-get update failed (output above)"; }
+if [[ "${BRANCHLINE_APT_UPDATED:-}" != 1 ]]; then
+    apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; fail "apt-get update failed (output above)"; }
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1 \
     || { cat "$log" >&2; fail "apt-get install ${missing[*]} failed (output above)"; }
 echo "testbed: installed ${missing[*]} in $((SECONDS - start)) s"

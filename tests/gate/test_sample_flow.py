@@ -57,34 +57,13 @@ def flow_runs(uri: str, slug: str, run_id: str, experiment: str = "TrainFlow") -
     return parent, {t.data.tags["branchline.step"]: t.info.run_id for t in tasks}
 
 
-def test_sample_flow_promotes_in_prod_and_only_dry_runs_on_a_branch(sample: Path, mlflow_server: str) -> None:
-    slug = sample.name
-    project = Project(sample, slug, f"{slug}-trainflow", mlflow_server)
+def test_sample_flow_promotes_in_prod_and_only_dry_runs_on_a_branch(sample: Path, mlflow_auth_server: dict) -> None:
+    """On the server as docs/tracking.md deploys it (basic auth): production's identity promotes through the
+    flow's own gate, with both data checks recorded; a branch's identity only dry-runs, under the branch's own
+    model name; a branch that runs the flow claiming to be `prod` is refused by the server.
 
-    done = run_flow(sample, "prod", "prod-1", mlflow_server)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
-    assert champion(project) == "1"
-    parent, tasks = flow_runs(mlflow_server, slug, "prod-1")
-    report = json.loads(artifact_text(project, parent, "gate/report.json"))
-    assert report["action"] == "promoted v1 to champion (was none)" and report["namespace"] == "prod"
-    assert "Promotion gate of `TrainFlow`: ✅ passed" in artifact_text(project, parent, "gate/report.md")
-    for step, suite in (("start", "raw_data"), ("evaluate", "predictions")):
-        paths = {a.path for a in client(mlflow_server).list_artifacts(tasks[step], "checks")}
-        assert paths == {f"checks/{suite}.json", f"checks/{suite}.html"}
-
-    done = run_flow(sample, "br-feature-abc123", "br-1", mlflow_server)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
-    assert champion(project) == "1"
-    dev = f"{project.model}-dev"  # the branch registered under its own name
-    assert "branchline.gate" not in client(mlflow_server).get_model_version(dev, "1").tags
-    parent, _ = flow_runs(mlflow_server, slug, "br-1", "TrainFlow/dev")
-    report = json.loads(artifact_text(project, parent, "gate/report.json"))
-    assert report["dry_run"] and report["action"] == f"dry run: would promote {dev} v1 to champion (now v1)"
-
-
-def test_sample_flow_on_a_server_with_authentication(sample: Path, mlflow_auth_server: dict) -> None:
-    """Production's identity promotes through the flow's own gate; a branch's identity can only dry-run,
-    and a branch that runs the flow claiming to be `prod` is refused by the server."""
+    (One test on the authenticated server, not one per server: the flow runs were the cost, ~40 s each run
+    pair, and the plain server adds no path the gate takes; tests/gate/test_promote_mlflow.py covers it.)"""
     uri, users = str(mlflow_auth_server["url"]), mlflow_auth_server["users"]
     slug = sample.name
     project = Project(sample, slug, f"{slug}-trainflow", uri)
@@ -102,16 +81,24 @@ def test_sample_flow_on_a_server_with_authentication(sample: Path, mlflow_auth_s
     os.environ.update(as_production)  # this process reads as production (restored below)
     try:
         assert champion(project) == "1"
-        parent, _ = flow_runs(uri, slug, "prod-auth-1")
+        parent, tasks = flow_runs(uri, slug, "prod-auth-1")
         report = json.loads(artifact_text(project, parent, "gate/report.json"))
-        assert report["action"] == "promoted v1 to champion (was none)"
+        assert report["action"] == "promoted v1 to champion (was none)" and report["namespace"] == "prod"
         assert any(c["name"] == "evidence matches the datastore" and c["passed"] for c in report["criteria"])
+        assert "Promotion gate of `TrainFlow`: ✅ passed" in artifact_text(project, parent, "gate/report.md")
+        for step, suite in (("start", "raw_data"), ("evaluate", "predictions")):
+            paths = {a.path for a in client(uri).list_artifacts(tasks[step], "checks")}
+            assert paths == {f"checks/{suite}.json", f"checks/{suite}.html"}
 
         done = run_flow(sample, "br-feature-abc123", "br-auth-1", uri, **as_branch)
         assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+        assert champion(project) == "1"
+        dev = f"{project.model}-dev"  # the branch registered under its own name
+        assert "branchline.gate" not in client(uri).get_model_version(dev, "1").tags
         parent, _ = flow_runs(uri, slug, "br-auth-1", "TrainFlow/dev")
         report = json.loads(artifact_text(project, parent, "gate/report.json"))
         assert report["dry_run"] and report["champion"]["version"] == "1"
+        assert report["action"] == f"dry run: would promote {dev} v1 to champion (now v1)"
 
         forged = run_flow(sample, "prod", "prod-forged-1", uri, **as_branch)  # a branch claiming to be prod
         assert forged.returncode != 0
