@@ -33,8 +33,11 @@ demo: $(STAMP)
 
 # The venv and the test bed are independent: set them up side by side (pip on one core, apt and debootstrap
 # on the other). The servers (dockerd, registry, moto, mlflow) start lazily inside the pytest session.
+# The platform is installed editable: where PYTHONDONTWRITEBYTECODE is set (as on the CI machines), every one of
+# the suite's hundreds of Python processes would compile its modules again; compile them once (seconds).
 test:
 	@$(MAKE) --no-print-directory -j2 venv testbed
+	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q platform/src tests >/dev/null
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

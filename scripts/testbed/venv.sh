@@ -43,10 +43,7 @@ progress() {
 }
 
 rm -f "$venv"/.installed*  # stale stamps: a failed install must not leave an older one looking valid
-# --no-compile: pip would byte-compile every module of ~130 packages, on one core, before the first test
-# (55 s instead of 25 s here); Python compiles what is imported on first use and caches it in the venv.
-if ! { "$venv/bin/python" -m pip install --upgrade pip \
-        && "$venv/bin/python" -m pip install --no-compile -r requirements-dev.txt; } 2>&1 \
+if ! { "$venv/bin/python" -m pip install --upgrade pip && "$venv/bin/python" -m pip install -r requirements-dev.txt; } 2>&1 \
         | tee "$log" | progress; then
     tail -n 40 "$log" >&2
     fail "pip install failed (last lines above; full log: $log)"
