@@ -9,8 +9,9 @@ REQUIREMENTS := requirements-dev.txt platform/pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="tests/test_testbed.py -x"
 PYTEST_ARGS ?=
-# Three workers on the 2-core machines: with two, a core idled ~20% of the time while tests waited on
-# containers, moto's Batch poller and the servers; with three it stays busy (docs/testbed.md, "Measured").
+# Three workers on the 2-core machines: with two, cores idled while tests waited on containers, moto's Batch
+# poller and the servers; with three the CPU stays ~95% busy and pytest took 736 s instead of 831 s
+# (docs/testbed.md, "Measured").
 # Tests are handed out one at a time, heaviest files first (tests/conftest.py, tests/testbed/ordering.py), so
 # that no worker ends up running the long ones back to back.
 XDIST := -n 3

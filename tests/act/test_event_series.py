@@ -304,6 +304,10 @@ def test_the_lifecycle_under_act(bed: series.Bed, github: GitHubServer) -> None:
     run = bed.act("release.yml", "push", {"ref": "refs/heads/main", "after": merged,
                                           "repository": {"full_name": series.REPOSITORY}}, sha=merged)
     ok(run, "release")
+    # production's image is built on this daemon right after the pull requests' one, from the same inputs: not
+    # one layer comes from the daemon's cache (a pull request's job could have built or planted it)
+    built = [line for line in run.output.splitlines() if f"| building {bed.registry}/{prod_repo}:deps-" in line]
+    assert built and "Using cache" not in run.output, run.tail(120)
     now = state(bed)
     (prod_deps,) = [t for t in now["images"][prod_repo] if t.startswith("deps-")]
     assert now["images"] == {repo: [deps_tag], prod_repo: sorted([prod_deps, f"prod-{merged}"])}

@@ -68,7 +68,7 @@ def choose_image(config: Config, *, image: str | None, skip_image: bool,
         return ImageChoice(image, "given")
     if skip_image:
         return existing_image(config, production=production)
-    result = publish(config.root, image_repository(config, production=production), log=log)
+    result = publish(config.root, image_repository(config, production=production), log=log, fresh_layers=production)
     return ImageChoice(result.reference, "built and pushed" if result.built else "reused: dependencies unchanged")
 
 

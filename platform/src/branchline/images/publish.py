@@ -92,8 +92,13 @@ def publish(
     docker_client: Any = None,
     log: Callable[[str], None] = lambda line: None,
     force: bool = False,
+    fresh_layers: bool = False,
 ) -> PublishResult:
-    """Build and push `repository:deps-<hash>` unless the registry already has it."""
+    """Build and push `repository:deps-<hash>` unless the registry already has it.
+
+    `fresh_layers`: build without the daemon's layer cache (the release: on a self-hosted runner, a pull
+    request's job may have built, or planted, the cached layers a production build would otherwise reuse).
+    """
 
     root = root.resolve()
     client = connect_docker(docker_client)
@@ -108,6 +113,7 @@ def publish(
     stage_wheel(root, log)
     log(f"building {ref}")
     build_image(client, ref, log, path=str(root), buildargs=dict(build_args or {}), network_mode="host",
+                nocache=fresh_layers,
                 labels={"org.opencontainers.image.revision": tag, "branchline.dependency-hash": tag})
     digest = push(client, repository, tag, auth)
     log(f"pushed {repository}@{digest}")
