@@ -23,9 +23,6 @@ def test_tox_passes_in_a_fresh_project(tmp_path: Path) -> None:
     source = f"branchline @ {(REPO_ROOT / 'platform').as_uri()}"
     project = render(tmp_path / "out", branchline_source=source)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("GIT_", "VIRTUAL_ENV", "TOX_"))}
-    # Throwaway virtualenvs: pip skips compiling every installed module (tox.ini passes PIP_*); the project's
-    # tests compile only what they import. About 10 s less CPU, same result.
-    env["PIP_NO_COMPILE"] = "1"
     done = subprocess.run(
         [sys.executable, "-m", "tox", "run", "--colored", "no"],
         cwd=project,
